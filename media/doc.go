@@ -1,0 +1,57 @@
+// Package media turns uploaded files into what the gallery shows: it
+// recognises the format from the bytes, reads what a file says about itself
+// (dimensions, EXIF capture time and camera, video duration) and writes the
+// display copy and the thumbnail as plain JPEGs.
+//
+// It works on paths and writers only. It must not touch the database, know
+// about HTTP, or import any other package of the project; callers decide
+// where bytes come from and go to. It never sees client file names: every
+// path it is given, and so every path in its errors, is one we generated.
+//
+// # Safety
+//
+// Uploads are untrusted, so the work is bounded before it starts:
+//   - Probe reads headers only and refuses a declared pixel count above
+//     Config.MaxPixels (ErrTooManyPixels) before any pixel is decoded; a
+//     60000×60000 PNG of a few KB is refused in microseconds. Derivatives
+//     checks the header again before it decodes.
+//   - Decoding costs memory in proportion to pixels; callers admit each job
+//     through a Limiter with the DecodeCost of its Info.
+//   - ffmpeg and ffprobe only get our own paths, prefixed with "file:" and
+//     restricted with -protocol_whitelist file, so a crafted container cannot
+//     make them open URLs or other protocols (concat:, http:, playlists).
+//
+// # Decoders
+//
+//   - JPEG, PNG, GIF: the standard library. GIF gives its first frame.
+//   - WebP: golang.org/x/image/webp (decode only).
+//   - HEIC/HEIF: github.com/gen2brain/heic v0.7.1, a Rust decoder compiled to
+//     WebAssembly and run by wazero, with no cgo. Without the nodynamic build
+//     tag that module first tries to dlopen an unversioned libheif.so (only
+//     installed by libheif-dev) at init and uses it when found, and its
+//     DecodeConfig is known to fail with Debian 12's libheif 1.15. So that
+//     behaviour does not depend on build tags or on what is installed, this
+//     package sets heic.ForceWasmMode at init: decoding always uses the
+//     embedded WebAssembly. The nodynamic tag is then optional; it only stops
+//     the dlopen attempt. The first decode in a process pays about 0.2–2 s to
+//     compile the module. Probe never calls the decoder: it reads the size
+//     (ispe), crop (clap) and rotation (irot) of the primary item from the
+//     container itself.
+//   - Video: ffprobe (run with os/exec, JSON output) for Probe, and ffmpeg
+//     through github.com/u2takey/ffmpeg-go for the poster frame.
+//
+// # Orientation
+//
+// JPEG: the EXIF Orientation is applied once, to the display copy after it
+// is resized. HEIC/HEIF: the container's irot/imir are authoritative and the
+// decoder applies them; the EXIF Orientation that phones also write is
+// ignored, or the picture would be turned twice. PNG, GIF and WebP: EXIF
+// orientation is not read. Video: ffmpeg applies the display matrix.
+//
+// # Metadata
+//
+// EXIF comes from github.com/evanoberholster/imagemeta v0.3.1 (pinned: its
+// master branch diverged). Dimensions never come from EXIF, which is often
+// wrong, but from the image header. Derivatives are re-encoded from pixels,
+// so they carry no EXIF, GPS, ICC profile or comments.
+package media

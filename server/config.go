@@ -1,0 +1,275 @@
+package server
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of a Gallerist server. Each field is read from its
+// GALLERIST_* environment variable (env tag); some also have a command-line flag (flag
+// tag) that overrides the environment. Defaults are in DefaultConfig.
+// docs/configuration.md lists every variable; a test keeps the two in step.
+type Config struct {
+	// Listen is the TCP address the HTTP server listens on.
+	Listen string `env:"GALLERIST_LISTEN" flag:"listen"`
+	// DataDir holds the SQLite database, the blobs and temporary files.
+	DataDir string `env:"GALLERIST_DATA_DIR" flag:"data-dir"`
+	// BaseURL is the public URL of the server (for share links), e.g. https://photos.example.com.
+	BaseURL string `env:"GALLERIST_BASE_URL" flag:"base-url"`
+	// TrustedProxies lists the proxy addresses or CIDRs whose X-Forwarded-For and
+	// X-Forwarded-Proto headers are believed. Empty: no proxy is trusted.
+	TrustedProxies []string `env:"GALLERIST_TRUSTED_PROXIES" flag:"trusted-proxies"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `env:"GALLERIST_LOG_LEVEL" flag:"log-level"`
+	// LogFormat is text or json.
+	LogFormat string `env:"GALLERIST_LOG_FORMAT" flag:"log-format"`
+	// ShutdownTimeout bounds how long a graceful stop waits for in-flight requests and jobs.
+	ShutdownTimeout time.Duration `env:"GALLERIST_SHUTDOWN_TIMEOUT"`
+	// MaxBatchMB caps the size of one multipart upload request; larger files use chunked uploads.
+	MaxBatchMB int64 `env:"GALLERIST_MAX_BATCH_MB"`
+	// MaxImagePixels refuses images whose header declares more pixels (decompression bombs).
+	MaxImagePixels int64 `env:"GALLERIST_MAX_IMAGE_PIXELS"`
+	// MediaWorkers is how many background workers make thumbnails and display copies.
+	MediaWorkers int `env:"GALLERIST_MEDIA_WORKERS"`
+	// MediaMemoryMB is the budget of decoded pixels (in MB) that image work may hold at once.
+	MediaMemoryMB int64 `env:"GALLERIST_MEDIA_MEMORY_MB"`
+	// FFmpegPath is the ffmpeg binary used for video posters.
+	FFmpegPath string `env:"GALLERIST_FFMPEG_PATH"`
+	// FFprobePath is the ffprobe binary used to read video metadata.
+	FFprobePath string `env:"GALLERIST_FFPROBE_PATH"`
+	// JanitorInterval is how often orphaned blobs and temporary files are removed.
+	JanitorInterval time.Duration `env:"GALLERIST_JANITOR_INTERVAL"`
+	// BlobGrace is how long an unfinished upload's bytes are kept before the janitor may
+	// remove them; it must exceed the longest upload request.
+	BlobGrace time.Duration `env:"GALLERIST_BLOB_GRACE"`
+}
+
+// DefaultConfig returns the configuration used when nothing is set.
+func DefaultConfig() Config {
+	return Config{
+		Listen:          "127.0.0.1:8080",
+		DataDir:         "./data",
+		LogLevel:        "info",
+		LogFormat:       "text",
+		ShutdownTimeout: 30 * time.Second,
+		MaxBatchMB:      100,
+		MaxImagePixels:  150_000_000,
+		MediaWorkers:    runtime.GOMAXPROCS(0),
+		MediaMemoryMB:   512,
+		FFmpegPath:      "ffmpeg",
+		FFprobePath:     "ffprobe",
+		JanitorInterval: 10 * time.Minute,
+		BlobGrace:       time.Hour,
+	}
+}
+
+// LoadEnv overrides c with every GALLERIST_* variable that getenv returns non-empty. A
+// variable may instead name a file holding the value in <NAME>_FILE (for secrets).
+func (c *Config) LoadEnv(getenv func(string) string) error {
+	var errs []error
+	forEachField(c, func(f reflect.StructField, v reflect.Value) {
+		name := f.Tag.Get("env")
+		raw := getenv(name)
+		if raw == "" {
+			return
+		}
+		if err := setField(v, raw); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// RegisterFlags adds a flag for every field with a flag tag; parsing the flag set
+// overrides the environment.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	forEachField(c, func(f reflect.StructField, v reflect.Value) {
+		name := f.Tag.Get("flag")
+		if name == "" {
+			return
+		}
+		fs.Func(name, fmt.Sprintf("%s (env %s, default %q)", fieldDoc(f.Name), f.Tag.Get("env"), formatField(v)), func(s string) error {
+			return setField(v, s)
+		})
+	})
+}
+
+// EnvVars lists every environment variable the configuration reads.
+func EnvVars() []string {
+	var out []string
+	var c Config
+	forEachField(&c, func(f reflect.StructField, _ reflect.Value) { out = append(out, f.Tag.Get("env")) })
+	return out
+}
+
+// Validate checks the configuration; each error names its variable.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	if _, _, err := splitHostPort(c.Listen); err != nil {
+		bad("GALLERIST_LISTEN", "%v", err)
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		bad("GALLERIST_DATA_DIR", "must not be empty")
+	}
+	if c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
+		bad("GALLERIST_BASE_URL", "must start with http:// or https://, got %q", c.BaseURL)
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := parsePrefix(p); err != nil {
+			bad("GALLERIST_TRUSTED_PROXIES", "%q is not an IP address or CIDR", p)
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("GALLERIST_LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		bad("GALLERIST_LOG_FORMAT", "must be text or json, got %q", c.LogFormat)
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("GALLERIST_SHUTDOWN_TIMEOUT", "must be positive")
+	}
+	if c.MaxBatchMB < 1 {
+		bad("GALLERIST_MAX_BATCH_MB", "must be at least 1")
+	}
+	if c.MaxImagePixels < 1 {
+		bad("GALLERIST_MAX_IMAGE_PIXELS", "must be positive")
+	}
+	if c.MediaWorkers < 1 {
+		bad("GALLERIST_MEDIA_WORKERS", "must be at least 1")
+	}
+	if c.MediaMemoryMB < 64 {
+		bad("GALLERIST_MEDIA_MEMORY_MB", "must be at least 64")
+	}
+	if c.JanitorInterval <= 0 {
+		bad("GALLERIST_JANITOR_INTERVAL", "must be positive")
+	}
+	if c.BlobGrace <= 0 {
+		bad("GALLERIST_BLOB_GRACE", "must be positive")
+	}
+	return errors.Join(errs...)
+}
+
+// DatabasePath is the SQLite file inside the data folder.
+func (c *Config) DatabasePath() string { return filepath.Join(c.DataDir, "gallerist.db") }
+
+// BlobDir is the folder of the local blob store.
+func (c *Config) BlobDir() string { return filepath.Join(c.DataDir, "blobs") }
+
+// TempDir is where uploads are staged before they become blobs.
+func (c *Config) TempDir() string { return filepath.Join(c.DataDir, "tmp") }
+
+// trustedPrefixes parses TrustedProxies (validated).
+func (c *Config) trustedPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range c.TrustedProxies {
+		if pr, err := parsePrefix(p); err == nil {
+			out = append(out, pr)
+		}
+	}
+	return out
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		return netip.ParsePrefix(s)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	i := strings.LastIndex(addr, ":")
+	if i < 0 {
+		return "", 0, fmt.Errorf("%q has no port", addr)
+	}
+	port, err := strconv.Atoi(addr[i+1:])
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("%q has no valid port", addr)
+	}
+	return addr[:i], port, nil
+}
+
+func forEachField(c *Config, fn func(reflect.StructField, reflect.Value)) {
+	v := reflect.ValueOf(c).Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		if t.Field(i).Tag.Get("env") != "" {
+			fn(t.Field(i), v.Field(i))
+		}
+	}
+}
+
+func setField(v reflect.Value, raw string) error {
+	raw = strings.TrimSpace(raw)
+	switch v.Interface().(type) {
+	case string:
+		v.SetString(raw)
+	case time.Duration:
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return fmt.Errorf("not a duration (like 30s or 5m): %q", raw)
+		}
+		v.SetInt(int64(d))
+	case int, int64:
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
+			return fmt.Errorf("not a whole number: %q", raw)
+		}
+		v.SetInt(n)
+	case bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return fmt.Errorf("not true or false: %q", raw)
+		}
+		v.SetBool(b)
+	case []string:
+		var list []string
+		for _, s := range strings.Split(raw, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				list = append(list, s)
+			}
+		}
+		v.Set(reflect.ValueOf(list))
+	default:
+		return fmt.Errorf("unsupported setting type %s", v.Type())
+	}
+	return nil
+}
+
+func formatField(v reflect.Value) string {
+	if l, ok := v.Interface().([]string); ok {
+		return strings.Join(l, ",")
+	}
+	return fmt.Sprint(v.Interface())
+}
+
+// fieldDoc turns a field name into words for flag help.
+func fieldDoc(name string) string {
+	var b strings.Builder
+	for i, r := range name {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(r)
+	}
+	return strings.ToLower(b.String())
+}

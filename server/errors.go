@@ -1,0 +1,224 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sort"
+	"syscall"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/gallerist/gallerist/media"
+	"github.com/gallerist/gallerist/storage"
+)
+
+// Error is an error a client may see: an HTTP status, a stable machine code, a message
+// safe to show and optional details. Cause is the internal error behind it, logged and
+// never sent.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+	Details map[string]any
+	Cause   error
+}
+
+// Error implements error.
+func (e *Error) Error() string {
+	if e.Cause != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Cause)
+	}
+	return e.Code + ": " + e.Message
+}
+
+// Unwrap returns the internal cause.
+func (e *Error) Unwrap() error { return e.Cause }
+
+// ErrorResponse is the one shape of every error body.
+type ErrorResponse struct {
+	Error ErrorBody `json:"error" required:"true"`
+}
+
+// ErrorBody is the content of an error response.
+type ErrorBody struct {
+	Code    string         `json:"code" required:"true" description:"Stable machine-readable code; see docs/errors.md."`
+	Message string         `json:"message" required:"true" description:"Human-readable explanation."`
+	Details map[string]any `json:"details,omitempty" description:"Structured context, such as the field at fault or the required scope."`
+}
+
+// ErrorCode describes one code of the catalog.
+type ErrorCode struct {
+	Status      int
+	Description string
+}
+
+// Codes is the catalog: every error code a client can receive, with its status. Once
+// published a code never changes meaning. docs/errors.md lists them all (a test checks).
+var Codes = map[string]ErrorCode{
+	"invalid_request":        {400, "The body or query could not be parsed (malformed JSON, unknown field, wrong type)."},
+	"invalid_parameter":      {400, "A parameter has a value outside its rules; details.parameter names it."},
+	"photo_cap_exceeded":     {400, "The upload would take the event past its photo_cap; nothing was stored."},
+	"too_many_files":         {400, "The upload has more files than general_max_files_per_upload (hard cap 2000); nothing was stored."},
+	"no_files":               {400, "The multipart upload has no `photos` file part."},
+	"missing_token":          {401, "No credentials were sent."},
+	"invalid_token":          {401, "The bearer token is not one this server issued."},
+	"token_revoked":          {401, "The bearer token was revoked."},
+	"token_expired":          {401, "The bearer token has expired."},
+	"insufficient_scope":     {403, "The credentials lack the scope the route needs; details.required names it."},
+	"route_not_found":        {404, "No route has this path."},
+	"event_not_found":        {404, "No event with this id (or not yours)."},
+	"photo_not_found":        {404, "No photo with this id (or not yours)."},
+	"category_not_found":     {404, "No category with this id or slug in the event."},
+	"token_not_found":        {404, "No API token with this id."},
+	"file_not_found":         {404, "No file with this name in this gallery."},
+	"method_not_allowed":     {405, "The route does not take this method."},
+	"slug_taken":             {409, "Another event already uses this slug."},
+	"category_exists":        {409, "The event already has a category with this slug."},
+	"event_archived":         {409, "The event is archived and takes no new photos; restore it first."},
+	"variant_not_ready":      {409, "The image variant could not be made for this file."},
+	"batch_too_large":        {413, "The multipart request is larger than the batch limit; use chunked uploads for large files."},
+	"request_too_large":      {413, "The request body is larger than this route accepts."},
+	"file_too_large":         {413, "The file is larger than the per-file cap (general_max_file_size_mb, or general_max_video_size_mb for videos)."},
+	"unsupported_media_type": {415, "The request's Content-Type is not one this route accepts."},
+	"file_type_not_allowed":  {415, "The file's type, decided from its bytes, is not in general_allowed_file_types."},
+	"unreadable_media":       {422, "The file claims a supported type but cannot be read as an image or video."},
+	"image_too_large":        {422, "The image declares more pixels than the server decodes (decompression bomb guard)."},
+	"duplicate":              {409, "The event already holds a file with the same bytes."},
+	"client_closed_request":  {499, "The client went away before the answer."},
+	"internal":               {500, "An unexpected server error; the request id is in the logs. Always a bug."},
+	"unavailable":            {503, "A temporary server state (starting, shutting down, overloaded); retry after Retry-After."},
+}
+
+// CodeList returns the catalog's codes in order.
+func CodeList() []string {
+	out := make([]string, 0, len(Codes))
+	for c := range Codes {
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// apiError makes an Error for a catalog code.
+func apiError(code, format string, args ...any) *Error {
+	entry, ok := Codes[code]
+	if !ok {
+		panic("server: error code not in catalog: " + code)
+	}
+	return &Error{Status: entry.Status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// withDetails adds details to an Error.
+func (e *Error) withDetails(kv ...any) *Error {
+	if e.Details == nil {
+		e.Details = map[string]any{}
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		e.Details[fmt.Sprint(kv[i])] = kv[i+1]
+	}
+	return e
+}
+
+// withCause records the internal error behind e.
+func (e *Error) withCause(err error) *Error { e.Cause = err; return e }
+
+// invalidParam is the error for a parameter outside its rules.
+func invalidParam(name, format string, args ...any) *Error {
+	return apiError("invalid_parameter", "%s: %s", name, fmt.Sprintf(format, args...)).withDetails("parameter", name)
+}
+
+// notFound maps storage.ErrNotFound to the given code and passes other errors through.
+func notFound(err error, code, format string, args ...any) error {
+	if errors.Is(err, storage.ErrNotFound) {
+		return apiError(code, format, args...).withCause(err)
+	}
+	return err
+}
+
+// toAPIError turns any error into the Error the client sees.
+func toAPIError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		switch he.Code {
+		case http.StatusNotFound:
+			return apiError("route_not_found", "no route for this path").withCause(err)
+		case http.StatusMethodNotAllowed:
+			return apiError("method_not_allowed", "this route does not take this method").withCause(err)
+		case http.StatusRequestEntityTooLarge:
+			return apiError("request_too_large", "the request body is too large").withCause(err)
+		case http.StatusUnsupportedMediaType:
+			return apiError("unsupported_media_type", "unsupported Content-Type").withCause(err)
+		case http.StatusBadRequest:
+			return apiError("invalid_request", "%v", he.Message).withCause(err)
+		case http.StatusUnauthorized:
+			return apiError("missing_token", "credentials required").withCause(err)
+		case http.StatusServiceUnavailable:
+			return apiError("unavailable", "temporarily unavailable").withCause(err)
+		}
+	}
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return apiError("request_too_large", "the request body is larger than %d bytes", mbe.Limit).withCause(err)
+	case errors.Is(err, context.Canceled), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return apiError("client_closed_request", "the client closed the request").withCause(err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return apiError("unavailable", "the server took too long").withCause(err)
+	case errors.Is(err, media.ErrUnsupportedFormat):
+		return apiError("file_type_not_allowed", "the file's type is not supported").withCause(err)
+	case errors.Is(err, media.ErrTooManyPixels):
+		return apiError("image_too_large", "the image declares more pixels than this server decodes").withCause(err)
+	case errors.Is(err, media.ErrCorruptFile):
+		return apiError("unreadable_media", "the file cannot be read as an image or video").withCause(err)
+	case errors.Is(err, storage.ErrPhotoCapReached):
+		return apiError("photo_cap_exceeded", "the event's photo cap would be exceeded").withCause(err)
+	case errors.Is(err, storage.ErrEventArchived):
+		return apiError("event_archived", "the event is archived").withCause(err)
+	}
+	return &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal server error", Cause: err}
+}
+
+// handleError is Echo's HTTPErrorHandler: it renders every error as ErrorResponse.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	e := toAPIError(err)
+	reqID := c.Response().Header().Get(echo.HeaderXRequestID)
+	switch {
+	case e.Status >= 500:
+		s.log.Error("request failed", "request_id", reqID, "code", e.Code, "error", err)
+	case e.Code == "client_closed_request":
+		s.log.Info("client went away", "request_id", reqID, "error", err)
+	case e.Cause != nil:
+		s.log.Debug("request refused", "request_id", reqID, "code", e.Code, "error", err)
+	}
+	if e.Status == http.StatusServiceUnavailable || e.Status == http.StatusTooManyRequests {
+		if c.Response().Header().Get("Retry-After") == "" {
+			c.Response().Header().Set("Retry-After", "5")
+		}
+	}
+	body := ErrorResponse{Error: ErrorBody{Code: e.Code, Message: e.Message, Details: e.Details}}
+	var werr error
+	if c.Request().Method == http.MethodHead {
+		werr = c.NoContent(e.Status)
+	} else {
+		werr = c.JSON(e.Status, body)
+	}
+	if werr != nil {
+		s.log.Debug("write error response", "request_id", reqID, "error", werr)
+	}
+}
+
+// logAttrs is a helper for structured logs of a request.
+func logAttrs(c echo.Context) []any {
+	return []any{slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID))}
+}

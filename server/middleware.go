@@ -1,0 +1,169 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/gallerist/gallerist/storage"
+)
+
+// principal is who made a request.
+type principal struct {
+	Token  *storage.Token
+	Scopes []string
+}
+
+const principalKey = "gallerist.principal"
+
+// requestID gives every request an id (or keeps a sane one from the proxy), echoed in
+// X-Request-Id and in every log line of the request.
+func requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if id == "" || len(id) > 64 || strings.ContainsFunc(id, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
+			b := make([]byte, 8)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		return next(c)
+	}
+}
+
+// recoverPanics turns a handler panic into a logged 500 instead of a dead connection.
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+			}
+		}()
+		return next(c)
+	}
+}
+
+// accessLog logs one line per request and feeds the request metrics.
+func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			// Render now so the status below is the one the client got.
+			c.Error(err)
+		}
+		status := c.Response().Status
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		elapsed := time.Since(start)
+		s.metrics.observeRequest(c.Request().Method, route, status, elapsed)
+		level := slog.LevelInfo
+		if route == "/healthz" || route == "/readyz" || route == "/metrics" {
+			level = slog.LevelDebug
+		}
+		s.log.Log(c.Request().Context(), level, "request",
+			"request_id", c.Response().Header().Get(echo.HeaderXRequestID),
+			"method", c.Request().Method,
+			"path", c.Request().URL.Path,
+			"route", route,
+			"status", status,
+			"bytes", c.Response().Size,
+			"duration_ms", float64(elapsed.Microseconds())/1000,
+			"remote_ip", c.RealIP(),
+		)
+		return nil
+	}
+}
+
+// securityHeaders sets the headers every answer carries.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY")
+		return next(c)
+	}
+}
+
+// requireScope authenticates the bearer token and checks that it grants scope.
+func (s *Server) requireScope(scope Scope) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if scope == ScopePublic {
+				return next(c)
+			}
+			p, err := s.authenticate(c)
+			if err != nil {
+				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="gallerist"`)
+				return err
+			}
+			if !grants(p.Scopes, scope) {
+				return apiError("insufficient_scope", "this route needs the %s scope", scope).withDetails("required", string(scope))
+			}
+			c.Set(principalKey, p)
+			return next(c)
+		}
+	}
+}
+
+// authenticate reads the bearer token of a request.
+func (s *Server) authenticate(c echo.Context) (*principal, error) {
+	h := c.Request().Header.Get(echo.HeaderAuthorization)
+	if h == "" {
+		return nil, apiError("missing_token", "send Authorization: Bearer <token>")
+	}
+	scheme, secret, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "bearer") || strings.TrimSpace(secret) == "" {
+		return nil, apiError("invalid_token", "the Authorization header is not a bearer token")
+	}
+	secret = strings.TrimSpace(secret)
+	tok, err := s.db.FindTokenByHash(c.Request().Context(), HashTokenSecret(secret))
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, apiError("invalid_token", "the token is not valid")
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	if tok.RevokedAt != nil {
+		return nil, apiError("token_revoked", "the token was revoked")
+	}
+	if tok.ExpiresAt != nil && !now.Before(*tok.ExpiresAt) {
+		return nil, apiError("token_expired", "the token expired at %s", tok.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	if err := s.db.TouchToken(c.Request().Context(), tok.ID, now); err != nil {
+		s.log.Warn("record token use", "token_id", tok.ID, "error", err)
+	}
+	return &principal{Token: tok, Scopes: tok.Scopes}, nil
+}
+
+// ipExtractor believes X-Forwarded-For only from the configured proxies.
+func (s *Server) ipExtractor() echo.IPExtractor {
+	prefixes := s.cfg.trustedPrefixes()
+	if len(prefixes) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range prefixes {
+		_, n, err := net.ParseCIDR(p.String())
+		if err == nil {
+			opts = append(opts, echo.TrustIPRange(n))
+		}
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}

@@ -1,0 +1,138 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+// route is one endpoint: the single place where its path, scope, types, answers and
+// handler are declared. The same table registers the Echo routes and builds openapi.json,
+// so no endpoint exists without documentation or a scope.
+type route struct {
+	Method  string
+	Path    string // Echo form: /api/v1/events/:id
+	Scope   Scope  // required scope; ScopePublic for open routes
+	ID      string // OpenAPI operationId
+	Summary string
+	Tag     string
+	// Request and Response are prototypes of the types the handler binds and answers;
+	// nil when there is no body.
+	Request  any
+	Response any
+	Status   int    // success status
+	Produces string // content type of a non-JSON success body (files, archives)
+	Errors   []string
+	Handler  func(*Server, echo.Context) error
+	Hidden   bool // not in the OpenAPI document
+}
+
+// authErrors are the codes every scoped route can answer.
+var authErrors = []string{"missing_token", "invalid_token", "token_revoked", "token_expired", "insufficient_scope"}
+
+// routes is the route table.
+func routes() []route {
+	return []route{
+		// System
+		{Method: http.MethodGet, Path: "/healthz", Scope: ScopePublic, ID: "healthz", Summary: "Liveness: 200 while the process runs", Tag: "System",
+			Response: new(HealthResponse), Status: 200, Handler: (*Server).healthz},
+		{Method: http.MethodGet, Path: "/readyz", Scope: ScopePublic, ID: "readyz", Summary: "Readiness: 200 once the database and data folder are usable", Tag: "System",
+			Response: new(HealthResponse), Status: 200, Errors: []string{"unavailable"}, Handler: (*Server).readyz},
+		{Method: http.MethodGet, Path: "/metrics", Scope: ScopePublic, ID: "metrics", Summary: "Prometheus metrics", Tag: "System",
+			Status: 200, Produces: "text/plain", Handler: (*Server).serveMetrics},
+		{Method: http.MethodGet, Path: "/api/openapi.json", Scope: ScopePublic, ID: "openapi", Summary: "This OpenAPI document", Tag: "System",
+			Status: 200, Produces: "application/json", Handler: (*Server).serveOpenAPI},
+		{Method: http.MethodGet, Path: "/api/docs", Scope: ScopePublic, ID: "apiDocs", Summary: "Interactive API reference", Tag: "System",
+			Status: 200, Produces: "text/html", Handler: (*Server).serveAPIDocs, Hidden: true},
+		{Method: http.MethodGet, Path: "/api/v1/settings", Scope: ScopeAdmin, ID: "getSettings", Summary: "Upload settings in force", Tag: "Settings",
+			Response: new(SettingsResponse), Status: 200, Handler: (*Server).getSettings},
+		{Method: http.MethodPatch, Path: "/api/v1/settings", Scope: ScopeAdmin, ID: "updateSettings", Summary: "Change upload settings", Tag: "Settings",
+			Request: new(UpdateSettingsRequest), Response: new(SettingsResponse), Status: 200, Errors: []string{"invalid_request", "invalid_parameter"}, Handler: (*Server).updateSettings},
+
+		// Tokens
+		{Method: http.MethodGet, Path: "/api/v1/tokens", Scope: ScopeAdmin, ID: "listTokens", Summary: "List API tokens", Tag: "Tokens",
+			Response: new(TokenListResponse), Status: 200, Handler: (*Server).listTokens},
+		{Method: http.MethodPost, Path: "/api/v1/tokens", Scope: ScopeAdmin, ID: "createToken", Summary: "Create an API token (the secret is shown once)", Tag: "Tokens",
+			Request: new(CreateTokenRequest), Response: new(CreatedTokenResponse), Status: 201, Errors: []string{"invalid_request", "invalid_parameter"}, Handler: (*Server).createToken},
+		{Method: http.MethodDelete, Path: "/api/v1/tokens/:token_id", Scope: ScopeAdmin, ID: "revokeToken", Summary: "Revoke an API token", Tag: "Tokens",
+			Request: new(TokenPathRequest), Status: 204, Errors: []string{"invalid_parameter", "token_not_found"}, Handler: (*Server).revokeToken},
+
+		// Events
+		{Method: http.MethodPost, Path: "/api/v1/events", Scope: ScopeEventsWrite, ID: "createEvent", Summary: "Create an event", Tag: "Events",
+			Request: new(CreateEventRequest), Response: new(EventResponse), Status: 201, Errors: []string{"invalid_request", "invalid_parameter", "slug_taken"}, Handler: (*Server).createEvent},
+		{Method: http.MethodGet, Path: "/api/v1/events", Scope: ScopeEventsRead, ID: "listEvents", Summary: "List events", Tag: "Events",
+			Request: new(ListEventsRequest), Response: new(EventListResponse), Status: 200, Errors: []string{"invalid_parameter"}, Handler: (*Server).listEvents},
+		{Method: http.MethodGet, Path: "/api/v1/events/:id", Scope: ScopeEventsRead, ID: "getEvent", Summary: "Get an event with its counters", Tag: "Events",
+			Request: new(EventPathRequest), Response: new(EventResponse), Status: 200, Errors: []string{"invalid_parameter", "event_not_found"}, Handler: (*Server).getEvent},
+		{Method: http.MethodPatch, Path: "/api/v1/events/:id", Scope: ScopeEventsWrite, ID: "updateEvent", Summary: "Change an event", Tag: "Events",
+			Request: new(UpdateEventRequest), Response: new(EventResponse), Status: 200, Errors: []string{"invalid_request", "invalid_parameter", "event_not_found", "slug_taken"}, Handler: (*Server).updateEvent},
+		{Method: http.MethodDelete, Path: "/api/v1/events/:id", Scope: ScopeEventsWrite, ID: "deleteEvent", Summary: "Delete an event with all its photos and files", Tag: "Events",
+			Request: new(EventPathRequest), Status: 204, Errors: []string{"invalid_parameter", "event_not_found"}, Handler: (*Server).deleteEvent},
+		{Method: http.MethodPost, Path: "/api/v1/events/:id/archive", Scope: ScopeEventsWrite, ID: "archiveEvent", Summary: "Archive an event (closed to guests and uploads)", Tag: "Events",
+			Request: new(EventPathRequest), Response: new(EventResponse), Status: 200, Errors: []string{"invalid_parameter", "event_not_found"}, Handler: (*Server).archiveEvent},
+		{Method: http.MethodPost, Path: "/api/v1/events/:id/restore", Scope: ScopeEventsWrite, ID: "restoreEvent", Summary: "Restore an archived event", Tag: "Events",
+			Request: new(EventPathRequest), Response: new(EventResponse), Status: 200, Errors: []string{"invalid_parameter", "event_not_found"}, Handler: (*Server).restoreEvent},
+		{Method: http.MethodGet, Path: "/api/v1/events/:id/categories", Scope: ScopeEventsRead, ID: "listCategories", Summary: "List an event's categories", Tag: "Events",
+			Request: new(EventPathRequest), Response: new(CategoryListResponse), Status: 200, Errors: []string{"invalid_parameter", "event_not_found"}, Handler: (*Server).listCategories},
+		{Method: http.MethodPost, Path: "/api/v1/events/:id/categories", Scope: ScopeEventsWrite, ID: "createCategory", Summary: "Add a category to an event", Tag: "Events",
+			Request: new(CreateCategoryRequest), Response: new(CategoryResponse), Status: 201, Errors: []string{"invalid_request", "invalid_parameter", "event_not_found", "category_exists"}, Handler: (*Server).createCategory},
+		{Method: http.MethodPatch, Path: "/api/v1/events/:id/categories/:category_id", Scope: ScopeEventsWrite, ID: "updateCategory", Summary: "Rename or move a category", Tag: "Events",
+			Request: new(UpdateCategoryRequest), Response: new(CategoryResponse), Status: 200, Errors: []string{"invalid_request", "invalid_parameter", "event_not_found", "category_not_found", "category_exists"}, Handler: (*Server).updateCategory},
+		{Method: http.MethodDelete, Path: "/api/v1/events/:id/categories/:category_id", Scope: ScopeEventsWrite, ID: "deleteCategory", Summary: "Delete a category (its photos stay, uncategorised)", Tag: "Events",
+			Request: new(CategoryPathRequest), Status: 204, Errors: []string{"invalid_parameter", "event_not_found", "category_not_found"}, Handler: (*Server).deleteCategory},
+
+		// Photos
+		{Method: http.MethodPost, Path: "/api/v1/events/:id/photos", Scope: ScopePhotosWrite, ID: "uploadPhotos", Summary: "Upload a batch of photos (multipart, < 100 MB)", Tag: "Photos",
+			Request: new(UploadPhotosRequest), Response: new(UploadPhotosResponse), Status: 201,
+			Errors:  []string{"invalid_parameter", "event_not_found", "event_archived", "category_not_found", "photo_cap_exceeded", "too_many_files", "no_files", "batch_too_large", "unsupported_media_type", "invalid_request"},
+			Handler: (*Server).uploadPhotos},
+		{Method: http.MethodGet, Path: "/api/v1/events/:id/photos", Scope: ScopePhotosRead, ID: "listPhotos", Summary: "List an event's photos", Tag: "Photos",
+			Request: new(ListPhotosRequest), Response: new(PhotoListResponse), Status: 200, Errors: []string{"invalid_parameter", "event_not_found", "category_not_found"}, Handler: (*Server).listPhotos},
+		{Method: http.MethodPost, Path: "/api/v1/events/:id/photos/reorder", Scope: ScopePhotosWrite, ID: "reorderPhotos", Summary: "Set the manual order (sort=position_asc)", Tag: "Photos",
+			Request: new(ReorderPhotosRequest), Response: new(ReorderPhotosResponse), Status: 200, Errors: []string{"invalid_request", "invalid_parameter", "event_not_found"}, Handler: (*Server).reorderPhotos},
+		{Method: http.MethodGet, Path: "/api/v1/events/:id/photos/download", Scope: ScopePhotosRead, ID: "downloadPhotosZip", Summary: "Download originals as a streamed ZIP", Tag: "Photos",
+			Request: new(DownloadZipRequest), Status: 200, Produces: "application/zip", Errors: []string{"invalid_parameter", "event_not_found"}, Handler: (*Server).downloadZip},
+		{Method: http.MethodGet, Path: "/api/v1/photos/:photo_id", Scope: ScopePhotosRead, ID: "getPhoto", Summary: "Get a photo's full metadata", Tag: "Photos",
+			Request: new(PhotoPathRequest), Response: new(PhotoResponse), Status: 200, Errors: []string{"invalid_parameter", "photo_not_found"}, Handler: (*Server).getPhoto},
+		{Method: http.MethodPatch, Path: "/api/v1/photos/:photo_id", Scope: ScopePhotosWrite, ID: "updatePhoto", Summary: "Hide or unhide, set the category or the position", Tag: "Photos",
+			Request: new(UpdatePhotoRequest), Response: new(PhotoResponse), Status: 200, Errors: []string{"invalid_request", "invalid_parameter", "photo_not_found", "category_not_found"}, Handler: (*Server).updatePhoto},
+		{Method: http.MethodDelete, Path: "/api/v1/photos/:photo_id", Scope: ScopePhotosWrite, ID: "deletePhoto", Summary: "Delete a photo with every file of it", Tag: "Photos",
+			Request: new(PhotoPathRequest), Status: 204, Errors: []string{"invalid_parameter", "photo_not_found"}, Handler: (*Server).deletePhoto},
+		{Method: http.MethodPost, Path: "/api/v1/photos/bulk-delete", Scope: ScopePhotosWrite, ID: "bulkDeletePhotos", Summary: "Delete many photos", Tag: "Photos",
+			Request: new(BulkDeleteRequest), Response: new(BulkDeleteResponse), Status: 200, Errors: []string{"invalid_request", "invalid_parameter"}, Handler: (*Server).bulkDeletePhotos},
+		{Method: http.MethodPost, Path: "/api/v1/photos/repair-dimensions", Scope: ScopePhotosWrite, ID: "repairDimensions", Summary: "Re-read dimensions of photos that lack them", Tag: "Photos",
+			Response: new(RepairDimensionsResponse), Status: 200, Handler: (*Server).repairDimensions},
+		{Method: http.MethodGet, Path: "/api/v1/photos/:photo_id/download", Scope: ScopePhotosRead, ID: "downloadPhoto", Summary: "Download the original file", Tag: "Photos",
+			Request: new(PhotoPathRequest), Status: 200, Produces: "application/octet-stream", Errors: []string{"invalid_parameter", "photo_not_found", "file_not_found"}, Handler: (*Server).downloadPhoto},
+
+		// Files (seed 003, "Photo + thumbnail serving")
+		{Method: http.MethodGet, Path: "/photos/:slug/:filename", Scope: ScopePhotosRead, ID: "servePhoto", Summary: "The full-size file", Tag: "Files",
+			Request: new(FilePathRequest), Status: 200, Produces: "image/jpeg", Errors: []string{"file_not_found"}, Handler: (*Server).servePhoto},
+		{Method: http.MethodHead, Path: "/photos/:slug/:filename", Scope: ScopePhotosRead, ID: "headPhoto", Summary: "Headers of the full-size file", Tag: "Files",
+			Request: new(FilePathRequest), Status: 200, Produces: "image/jpeg", Errors: []string{"file_not_found"}, Handler: (*Server).servePhoto},
+		{Method: http.MethodGet, Path: "/thumbnails/:slug/:filename", Scope: ScopePhotosRead, ID: "serveThumbnail", Summary: "The grid thumbnail (JPEG, about 400 px)", Tag: "Files",
+			Request: new(FilePathRequest), Status: 200, Produces: "image/jpeg", Errors: []string{"file_not_found", "variant_not_ready"}, Handler: (*Server).serveThumbnail},
+		{Method: http.MethodHead, Path: "/thumbnails/:slug/:filename", Scope: ScopePhotosRead, ID: "headThumbnail", Summary: "Headers of the grid thumbnail", Tag: "Files",
+			Request: new(FilePathRequest), Status: 200, Produces: "image/jpeg", Errors: []string{"file_not_found", "variant_not_ready"}, Handler: (*Server).serveThumbnail},
+	}
+}
+
+// register adds every route of the table to e, behind its scope check.
+func (s *Server) register(e *echo.Echo) {
+	for _, r := range routes() {
+		h := r.Handler
+		e.Add(r.Method, r.Path, func(c echo.Context) error { return h(s, c) }, s.requireScope(r.Scope))
+	}
+}
+
+// newEcho builds the Echo instance: global middleware, the route table and the error
+// renderer.
+func (s *Server) newEcho() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = s.ipExtractor()
+	e.Use(requestID, s.accessLog, s.recoverPanics, securityHeaders)
+	s.register(e)
+	return e
+}

@@ -1,0 +1,557 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Derivative states of a photo: whether its display copy and thumbnail exist yet.
+const (
+	DerivativesPending = "pending"
+	DerivativesReady   = "ready"
+	DerivativesFailed  = "failed"
+)
+
+// Photo is one stored file of an event: an image or a video.
+type Photo struct {
+	ID           int64
+	EventID      int64
+	CategoryID   *int64
+	Stem         string // generated, unique in the event; names every file of the photo
+	Filename     string // Stem + "." + extension: the name in /photos/{slug}/{filename}
+	OriginalName string // the client's name, kept as metadata only
+	BlobKey      string // where the original bytes are
+	Format       string // jpeg, png, ..., mp4
+	MediaType    string // image or video
+	MIMEType     string
+	Size         int64
+	SHA256       string
+	Width        *int
+	Height       *int
+	Orientation  int
+	CapturedAt   *time.Time // in the camera's offset when EXIF had one
+	Camera       Camera
+	Duration     *float64
+	IsHidden     bool
+	Position     int64
+	Likes        int
+	RatingCount  int
+	RatingSum    int
+	RatingAvg    float64
+	Comments     int
+	Downloads    int
+	Views        int
+	Derivatives  string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Camera is the EXIF summary of the camera that took a photo.
+type Camera struct {
+	Make         string
+	Model        string
+	Lens         string
+	FNumber      *float64
+	ExposureTime string
+	ISO          *int
+	FocalLength  *float64
+}
+
+// DisplayKey is the blob key of the photo's display copy (about 2048 px, JPEG).
+func (p *Photo) DisplayKey() string { return fmt.Sprintf("display/%d/%s.jpg", p.EventID, p.Stem) }
+
+// ThumbKey is the blob key of the photo's grid thumbnail (about 400 px, JPEG).
+func (p *Photo) ThumbKey() string { return fmt.Sprintf("thumbs/%d/%s.jpg", p.EventID, p.Stem) }
+
+// BlobKeys lists every blob the photo may own: the original and each variant.
+func (p *Photo) BlobKeys() []string { return []string{p.BlobKey, p.DisplayKey(), p.ThumbKey()} }
+
+// OriginalKey is the blob key for a new original of an event.
+func OriginalKey(eventID int64, filename string) string {
+	return fmt.Sprintf("originals/%d/%s", eventID, filename)
+}
+
+const photoColumns = `p.id, p.event_id, p.category_id, p.stem, p.filename, p.original_name, p.blob_key, p.format, p.media_type,
+	p.mime_type, p.size, p.sha256, p.width, p.height, p.orientation, p.captured_at, p.camera_make, p.camera_model, p.lens,
+	p.f_number, p.exposure_time, p.iso, p.focal_length, p.duration, p.is_hidden, p.position, p.like_count, p.rating_count,
+	p.rating_sum, p.rating_avg, p.comment_count, p.download_count, p.view_count, p.derivatives_status, p.created_at, p.updated_at`
+
+func scanPhoto(row interface{ Scan(...any) error }) (*Photo, error) {
+	var p Photo
+	var cat, w, h, iso sql.NullInt64
+	var fnum, focal, dur sql.NullFloat64
+	var captured sql.NullString
+	err := row.Scan(&p.ID, &p.EventID, &cat, &p.Stem, &p.Filename, &p.OriginalName, &p.BlobKey, &p.Format, &p.MediaType,
+		&p.MIMEType, &p.Size, &p.SHA256, &w, &h, &p.Orientation, &captured, &p.Camera.Make, &p.Camera.Model, &p.Camera.Lens,
+		&fnum, &p.Camera.ExposureTime, &iso, &focal, &dur, &p.IsHidden, &p.Position, &p.Likes, &p.RatingCount,
+		&p.RatingSum, &p.RatingAvg, &p.Comments, &p.Downloads, &p.Views, &p.Derivatives, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt})
+	if err != nil {
+		return nil, formatError(err)
+	}
+	if cat.Valid {
+		p.CategoryID = &cat.Int64
+	}
+	if w.Valid && h.Valid {
+		wi, hi := int(w.Int64), int(h.Int64)
+		p.Width, p.Height = &wi, &hi
+	}
+	if iso.Valid {
+		i := int(iso.Int64)
+		p.Camera.ISO = &i
+	}
+	if fnum.Valid {
+		p.Camera.FNumber = &fnum.Float64
+	}
+	if focal.Valid {
+		p.Camera.FocalLength = &focal.Float64
+	}
+	if dur.Valid {
+		p.Duration = &dur.Float64
+	}
+	if captured.Valid {
+		t, err := time.Parse(time.RFC3339Nano, captured.String)
+		if err != nil {
+			return nil, fmt.Errorf("photo %d: bad captured_at %q: %w", p.ID, captured.String, err)
+		}
+		p.CapturedAt = &t
+	}
+	return &p, nil
+}
+
+// Sort keys of the photo list, as the API names them (each with _asc or _desc).
+var photoSortColumns = map[string]string{
+	"upload_date":  "p.created_at",
+	"capture_date": "p.captured_sort",
+	"filename":     "p.sort_name",
+	"size":         "p.size",
+	"rating":       "p.rating_avg",
+	"position":     "p.position",
+}
+
+// PhotoSortKeys are the accepted values of PhotoFilter.Sort.
+func PhotoSortKeys() []string {
+	var out []string
+	for _, k := range []string{"upload_date", "capture_date", "filename", "size", "rating", "position"} {
+		out = append(out, k+"_asc", k+"_desc")
+	}
+	return out
+}
+
+// PhotoFilter selects photos of one event.
+type PhotoFilter struct {
+	EventID    int64
+	CategoryID *int64
+	IsHidden   *bool
+	MediaType  *string
+	IDs        []int64 // when set, only these photos
+	Sort       string  // one of PhotoSortKeys; default upload_date_desc
+	Limit      int     // 0 means no limit
+	Offset     int
+}
+
+func (f PhotoFilter) where() (string, []any) {
+	w, args := []string{"p.event_id = ?"}, []any{f.EventID}
+	if f.CategoryID != nil {
+		w, args = append(w, "p.category_id = ?"), append(args, *f.CategoryID)
+	}
+	if f.IsHidden != nil {
+		w, args = append(w, "p.is_hidden = ?"), append(args, *f.IsHidden)
+	}
+	if f.MediaType != nil {
+		w, args = append(w, "p.media_type = ?"), append(args, *f.MediaType)
+	}
+	if len(f.IDs) > 0 {
+		w = append(w, "p.id IN ("+strings.TrimSuffix(strings.Repeat("?,", len(f.IDs)), ",")+")")
+		for _, id := range f.IDs {
+			args = append(args, id)
+		}
+	}
+	return strings.Join(w, " AND "), args
+}
+
+func (f PhotoFilter) orderBy() (string, error) {
+	s := f.Sort
+	if s == "" {
+		s = "upload_date_desc"
+	}
+	dir := "ASC"
+	key, ok := strings.CutSuffix(s, "_asc")
+	if !ok {
+		key, ok = strings.CutSuffix(s, "_desc")
+		dir = "DESC"
+	}
+	col, known := photoSortColumns[key]
+	if !ok || !known {
+		return "", fmt.Errorf("sort %q: %w", s, ErrInvalid)
+	}
+	// The id breaks ties in the same direction, so pages never overlap or skip.
+	return fmt.Sprintf("%s %s, p.id %s", col, dir, dir), nil
+}
+
+// FindPhotos lists the photos that match f in its order, and how many match in all.
+func (db *DB) FindPhotos(ctx context.Context, f PhotoFilter) ([]*Photo, int, error) {
+	order, err := f.orderBy()
+	if err != nil {
+		return nil, 0, err
+	}
+	where, args := f.where()
+	var total int
+	if err := db.r.QueryRowContext(ctx, db.rebind(`SELECT COUNT(*) FROM photos p WHERE `+where), args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count photos of event %d: %w", f.EventID, err)
+	}
+	q := `SELECT ` + photoColumns + ` FROM photos p WHERE ` + where + ` ORDER BY ` + order
+	if f.Limit > 0 {
+		q += ` LIMIT ? OFFSET ?`
+		args = append(args, f.Limit, f.Offset)
+	}
+	photos, err := db.queryPhotos(ctx, q, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list photos of event %d: %w", f.EventID, err)
+	}
+	return photos, total, nil
+}
+
+func (db *DB) queryPhotos(ctx context.Context, q string, args ...any) ([]*Photo, error) {
+	rows, err := db.r.QueryContext(ctx, db.rebind(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []*Photo{}
+	for rows.Next() {
+		p, err := scanPhoto(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// FindPhotoByID returns one photo.
+func (db *DB) FindPhotoByID(ctx context.Context, id int64) (*Photo, error) {
+	p, err := scanPhoto(db.r.QueryRowContext(ctx, db.rebind(`SELECT `+photoColumns+` FROM photos p WHERE p.id = ?`), id))
+	if err != nil {
+		return nil, fmt.Errorf("find photo %d: %w", id, err)
+	}
+	return p, nil
+}
+
+// FindPhotoByStem returns the photo of the event shared under slug whose files are named
+// stem, with that event.
+func (db *DB) FindPhotoByStem(ctx context.Context, slug, stem string) (*Photo, *Event, error) {
+	e, err := db.FindEventBySlug(ctx, slug)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := scanPhoto(db.r.QueryRowContext(ctx, db.rebind(`SELECT `+photoColumns+` FROM photos p WHERE p.event_id = ? AND p.stem = ?`), e.ID, stem))
+	if err != nil {
+		return nil, nil, fmt.Errorf("find photo by name in event %d: %w", e.ID, err)
+	}
+	return p, e, nil
+}
+
+// FindPhotoIDBySHA256 returns the id of the photo of the event with those bytes, or
+// ErrNotFound.
+func (db *DB) FindPhotoIDBySHA256(ctx context.Context, eventID int64, sum string) (int64, error) {
+	var id int64
+	err := db.r.QueryRowContext(ctx, db.rebind(`SELECT id FROM photos WHERE event_id = ? AND sha256 = ?`), eventID, sum).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("find photo by hash: %w", formatError(err))
+	}
+	return id, nil
+}
+
+// PhotoCreateResult tells what CreatePhotos did with one photo.
+type PhotoCreateResult struct {
+	Photo *Photo // the stored photo, or nil for a duplicate
+	// DuplicateOf is the id of the photo with the same bytes when this one was not stored.
+	DuplicateOf int64
+}
+
+// CreatePhotos stores new photos of one event in a single transaction: it skips photos
+// whose bytes the event already holds (or that repeat within the batch), checks the
+// event's photo_cap for the rest (ErrPhotoCapReached stores nothing), inserts the rows,
+// updates the event counters, adopts the blobs (removing their GC intents) and enqueues
+// one job per stored photo for each kind in jobKinds. Each Photo's blob must already exist.
+func (db *DB) CreatePhotos(ctx context.Context, eventID int64, photos []*Photo, jobKinds ...string) ([]PhotoCreateResult, error) {
+	now := db.now()
+	results := make([]PhotoCreateResult, len(photos))
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.eventForWrite(ctx, tx, eventID); err != nil {
+			return err
+		}
+		seen := map[string]int64{}
+		var fresh []int
+		var freshSize int64
+		for i, p := range photos {
+			var existing int64
+			err := tx.QueryRowContext(ctx, db.rebind(`SELECT id FROM photos WHERE event_id = ? AND sha256 = ?`), eventID, p.SHA256).Scan(&existing)
+			switch {
+			case err == nil:
+				results[i] = PhotoCreateResult{DuplicateOf: existing}
+				continue
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+			if _, dup := seen[p.SHA256]; dup {
+				results[i] = PhotoCreateResult{DuplicateOf: -1}
+				continue
+			}
+			seen[p.SHA256] = 0
+			fresh = append(fresh, i)
+			freshSize += p.Size
+		}
+		if len(fresh) == 0 {
+			return nil
+		}
+		// One conditional update checks the cap and reserves the places; on PostgreSQL it
+		// also locks the event row, so concurrent uploads cannot both pass the check.
+		res, err := tx.ExecContext(ctx, db.rebind(`UPDATE events SET photo_count = photo_count + ?, total_size = total_size + ?, updated_at = ?
+			WHERE id = ? AND (photo_cap IS NULL OR photo_count + ? <= photo_cap)`), len(fresh), freshSize, ts(now), eventID, len(fresh))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrPhotoCapReached
+		}
+		var position int64
+		if err := tx.QueryRowContext(ctx, db.rebind(`SELECT COALESCE(MAX(position), 0) FROM photos WHERE event_id = ?`), eventID).Scan(&position); err != nil {
+			return err
+		}
+		for _, i := range fresh {
+			p := photos[i]
+			position++
+			p.EventID, p.Position, p.CreatedAt, p.UpdatedAt = eventID, position, now, now
+			if p.Derivatives == "" {
+				p.Derivatives = DerivativesPending
+			}
+			if err := db.insertPhoto(ctx, tx, p); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, db.rebind(`DELETE FROM blob_gc WHERE key = ?`), p.BlobKey); err != nil {
+				return err
+			}
+			for _, kind := range jobKinds {
+				if _, err := db.enqueueJob(ctx, tx, kind, PhotoJob{PhotoID: p.ID}, now); err != nil {
+					return err
+				}
+			}
+			results[i] = PhotoCreateResult{Photo: p}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store %d photos in event %d: %w", len(photos), eventID, formatError(err))
+	}
+	return results, nil
+}
+
+// PhotoJob is the payload of a job about one photo.
+type PhotoJob struct {
+	PhotoID int64 `json:"photo_id"`
+}
+
+func (db *DB) insertPhoto(ctx context.Context, tx *sql.Tx, p *Photo) error {
+	var captured any
+	capturedSort := ts(p.CreatedAt)
+	if p.CapturedAt != nil {
+		captured = p.CapturedAt.Format(time.RFC3339Nano)
+		capturedSort = ts(*p.CapturedAt)
+	}
+	var cat any
+	if p.CategoryID != nil {
+		cat = *p.CategoryID
+	}
+	return tx.QueryRowContext(ctx, db.rebind(`INSERT INTO photos (event_id, category_id, stem, filename, original_name, sort_name,
+		blob_key, format, media_type, mime_type, size, sha256, width, height, orientation, captured_at, captured_sort,
+		camera_make, camera_model, lens, f_number, exposure_time, iso, focal_length, duration, is_hidden, position,
+		derivatives_status, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		p.EventID, cat, p.Stem, p.Filename, p.OriginalName, strings.ToLower(p.OriginalName),
+		p.BlobKey, p.Format, p.MediaType, p.MIMEType, p.Size, p.SHA256, nullInt(p.Width), nullInt(p.Height), p.Orientation,
+		captured, capturedSort, p.Camera.Make, p.Camera.Model, p.Camera.Lens, nullFloat(p.Camera.FNumber), p.Camera.ExposureTime,
+		nullInt(p.Camera.ISO), nullFloat(p.Camera.FocalLength), nullFloat(p.Duration), p.IsHidden, p.Position,
+		p.Derivatives, ts(p.CreatedAt), ts(p.UpdatedAt)).Scan(&p.ID)
+}
+
+func nullFloat(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// PhotoUpdate lists the fields of a photo to change.
+type PhotoUpdate struct {
+	IsHidden   *bool
+	CategoryID Nullable[int64] // must be a category of the photo's event (ErrInvalid otherwise)
+	Position   *int64
+}
+
+// UpdatePhoto applies u and returns the photo as stored.
+func (db *DB) UpdatePhoto(ctx context.Context, id int64, u PhotoUpdate) (*Photo, error) {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var eventID int64
+		if err := tx.QueryRowContext(ctx, db.rebind(`SELECT event_id FROM photos WHERE id = ?`), id).Scan(&eventID); err != nil {
+			return formatError(err)
+		}
+		sets, args := []string{"updated_at = ?"}, []any{ts(db.now())}
+		if u.IsHidden != nil {
+			sets, args = append(sets, "is_hidden = ?"), append(args, *u.IsHidden)
+		}
+		if u.Position != nil {
+			sets, args = append(sets, "position = ?"), append(args, *u.Position)
+		}
+		if u.CategoryID.Set {
+			if u.CategoryID.Value == nil {
+				sets, args = append(sets, "category_id = ?"), append(args, nil)
+			} else {
+				var n int
+				if err := tx.QueryRowContext(ctx, db.rebind(`SELECT COUNT(*) FROM categories WHERE id = ? AND event_id = ?`), *u.CategoryID.Value, eventID).Scan(&n); err != nil {
+					return err
+				}
+				if n == 0 {
+					return fmt.Errorf("category %d is not in event %d: %w", *u.CategoryID.Value, eventID, ErrInvalid)
+				}
+				sets, args = append(sets, "category_id = ?"), append(args, *u.CategoryID.Value)
+			}
+		}
+		_, err := tx.ExecContext(ctx, db.rebind(`UPDATE photos SET `+strings.Join(sets, ", ")+` WHERE id = ?`), append(args, id)...)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update photo %d: %w", id, formatError(err))
+	}
+	return db.FindPhotoByID(ctx, id)
+}
+
+// ReorderPhotos gives the listed photos the positions 1..n in that order; the event's
+// other photos follow in their previous order. Every id must belong to the event
+// (ErrInvalid otherwise) and appear once.
+func (db *DB) ReorderPhotos(ctx context.Context, eventID int64, ids []int64) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var exists int
+		if err := tx.QueryRowContext(ctx, db.rebind(`SELECT COUNT(*) FROM events WHERE id = ?`), eventID).Scan(&exists); err != nil {
+			return err
+		}
+		if exists == 0 {
+			return ErrNotFound
+		}
+		rows, err := tx.QueryContext(ctx, db.rebind(`SELECT id FROM photos WHERE event_id = ? ORDER BY position, id`), eventID)
+		if err != nil {
+			return err
+		}
+		var current []int64
+		inEvent := map[int64]bool{}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			current = append(current, id)
+			inEvent[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		listed := map[int64]bool{}
+		for _, id := range ids {
+			if !inEvent[id] {
+				return fmt.Errorf("photo %d is not in event %d: %w", id, eventID, ErrInvalid)
+			}
+			if listed[id] {
+				return fmt.Errorf("photo %d listed twice: %w", id, ErrInvalid)
+			}
+			listed[id] = true
+		}
+		order := append([]int64{}, ids...)
+		for _, id := range current {
+			if !listed[id] {
+				order = append(order, id)
+			}
+		}
+		now := ts(db.now())
+		for i, id := range order {
+			if _, err := tx.ExecContext(ctx, db.rebind(`UPDATE photos SET position = ?, updated_at = ? WHERE id = ?`), i+1, now, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reorder photos of event %d: %w", eventID, formatError(err))
+	}
+	return nil
+}
+
+// DeletePhotos removes the photos in one transaction, updates their events' counters and
+// records every blob they own in the GC ledger. It returns the photos it removed; ids
+// that do not exist are simply absent from the result. The caller removes the blobs.
+func (db *DB) DeletePhotos(ctx context.Context, ids []int64) ([]*Photo, error) {
+	var deleted []*Photo
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		now := db.now()
+		for _, id := range ids {
+			p, err := scanPhoto(tx.QueryRowContext(ctx, db.rebind(`SELECT `+photoColumns+` FROM photos p WHERE p.id = ?`), id))
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, db.rebind(`DELETE FROM photos WHERE id = ?`), id); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, db.rebind(`UPDATE events SET photo_count = photo_count - 1, total_size = total_size - ?, updated_at = ? WHERE id = ?`),
+				p.Size, ts(now), p.EventID); err != nil {
+				return err
+			}
+			for _, k := range p.BlobKeys() {
+				if err := db.scheduleBlobGC(ctx, tx, k, now); err != nil {
+					return err
+				}
+			}
+			deleted = append(deleted, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("delete photos: %w", formatError(err))
+	}
+	return deleted, nil
+}
+
+// FindPhotosMissingDimensions lists photos whose width or height is unknown.
+func (db *DB) FindPhotosMissingDimensions(ctx context.Context) ([]*Photo, error) {
+	photos, err := db.queryPhotos(ctx, `SELECT `+photoColumns+` FROM photos p WHERE p.width IS NULL OR p.height IS NULL ORDER BY p.id`)
+	if err != nil {
+		return nil, fmt.Errorf("find photos missing dimensions: %w", err)
+	}
+	return photos, nil
+}
+
+// SetPhotoDimensions records a photo's displayed width and height.
+func (db *DB) SetPhotoDimensions(ctx context.Context, id int64, width, height int) error {
+	if _, err := db.exec(ctx, `UPDATE photos SET width = ?, height = ?, updated_at = ? WHERE id = ?`, width, height, ts(db.now()), id); err != nil {
+		return fmt.Errorf("set dimensions of photo %d: %w", id, err)
+	}
+	return nil
+}
+
+// SetPhotoDerivatives records whether the photo's display copy and thumbnail exist. It
+// reports false when the photo no longer exists, so a worker can remove what it made.
+func (db *DB) SetPhotoDerivatives(ctx context.Context, id int64, status string) (bool, error) {
+	res, err := db.exec(ctx, `UPDATE photos SET derivatives_status = ? WHERE id = ?`, status, id)
+	if err != nil {
+		return false, fmt.Errorf("set derivatives of photo %d: %w", id, err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
