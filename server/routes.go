@@ -136,3 +136,30 @@ func (s *Server) newEcho() *echo.Echo {
 	s.register(e)
 	return e
 }
+
+// RouteInfo is the public description of one route, for tests and tools.
+type RouteInfo struct {
+	Method string
+	Path   string // Echo form
+	Scope  Scope
+	Errors []string
+}
+
+// RouteTable lists every route of the table.
+func RouteTable() []RouteInfo {
+	var out []RouteInfo
+	for _, r := range routes() {
+		out = append(out, RouteInfo{Method: r.Method, Path: r.Path, Scope: r.Scope, Errors: append([]string{}, r.Errors...)})
+	}
+	return out
+}
+
+// EchoRoutes lists the routes Echo actually serves ("METHOD path"), to compare with the
+// table.
+func (s *Server) EchoRoutes() []string {
+	var out []string
+	for _, r := range s.echo.Routes() {
+		out = append(out, r.Method+" "+r.Path)
+	}
+	return out
+}

@@ -96,6 +96,27 @@ func (s *Server) Addr(ctx context.Context) (string, error) {
 	}
 }
 
+// StartBackground starts the job workers and the janitor. The returned function stops
+// them: workers stop claiming and finish the jobs in hand, waiting at most until ctx is
+// done (a job cut short is claimed again when its lease expires).
+func (s *Server) StartBackground(ctx context.Context) (stop func(ctx context.Context)) {
+	workCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); s.queue.Run(workCtx) }()
+	go func() { defer wg.Done(); s.scheduleJanitor(workCtx) }()
+	return func(ctx context.Context) {
+		cancel()
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			s.log.Warn("background jobs did not finish in time; their leases will expire and they will run again")
+		}
+	}
+}
+
 // Run listens on cfg.Listen, serves until ctx is done, then stops gracefully: it stops
 // accepting connections, lets in-flight requests finish (up to ShutdownTimeout), lets the
 // workers finish their jobs, and returns.
@@ -114,19 +135,14 @@ func (s *Server) Run(ctx context.Context) error {
 	s.log.Info("listening", "addr", ln.Addr().String(), "url", url, "data_dir", s.cfg.DataDir)
 	s.addr <- ln.Addr().String()
 
-	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); s.queue.Run(workCtx) }()
-	go func() { defer wg.Done(); s.scheduleJanitor(workCtx) }()
+	stopWork := s.StartBackground(ctx)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.http.Serve(ln) }()
 
 	select {
 	case err := <-serveErr:
-		stopWork()
-		wg.Wait()
+		stopWork(context.Background())
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -137,14 +153,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		s.log.Warn("in-flight requests did not finish in time")
 	}
-	stopWork()
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-shutdownCtx.Done():
-		s.log.Warn("background jobs did not finish in time; their leases will expire and they will run again")
-	}
+	stopWork(shutdownCtx)
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
