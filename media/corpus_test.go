@@ -61,6 +61,7 @@ func TestCorpus(t *testing.T) {
 				if !errors.Is(err, media.ErrCorruptFile) && !errors.Is(err, media.ErrUnsupportedFormat) {
 					t.Errorf("%s: Probe error outside the catalogue: %v", rel, err)
 				}
+				t.Logf("%s: refused: %v", rel, err)
 				return
 			}
 			var display, thumb bytes.Buffer
@@ -69,6 +70,7 @@ func TestCorpus(t *testing.T) {
 				if !errors.Is(err, media.ErrCorruptFile) {
 					t.Errorf("%s: Derivatives error outside the catalogue: %v", rel, err)
 				}
+				t.Logf("%s: no derivatives: %v", rel, err)
 				return
 			}
 			ok++

@@ -211,7 +211,7 @@ func orient(img *image.NRGBA, o int) *image.NRGBA {
 	case 5:
 		return imaging.Transpose(img)
 	case 6:
-		return imaging.Rotate90(img)
+		return imaging.Rotate270(img) // 90° clockwise
 	case 7:
 		return imaging.Transverse(img)
 	case 8:

@@ -26,7 +26,8 @@ func Spec() ([]byte, error) {
 		WithVersion("1.0.0").
 		WithDescription("Self-hosted event photo galleries: events, photos, uploads and files. " +
 			"Every error answers {\"error\": {\"code\", \"message\", \"details\"}} with a stable code (docs/errors.md). " +
-			"Authenticate with `Authorization: Bearer glr_...`; each operation lists the scope it needs.")
+			"Authenticate with `Authorization: Bearer glr_...`; each operation lists the scope it needs.\n\n" +
+			"All error codes: " + strings.Join(CodeList(), ", ") + ".")
 	r.SpecEns().SetHTTPBearerTokenSecurity("bearer", "opaque", "API token (glr_...). Scopes: "+joinScopes(Scopes)+"; admin implies all, *.write implies *.read.")
 
 	for _, rt := range routes() {

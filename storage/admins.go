@@ -23,7 +23,7 @@ func (db *DB) CreateAdmin(ctx context.Context, a *Admin) error {
 	a.Email = strings.ToLower(strings.TrimSpace(a.Email))
 	a.CreatedAt = db.now()
 	a.UpdatedAt = a.CreatedAt
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return tx.QueryRowContext(ctx, db.rebind(`INSERT INTO admins (email, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING id`),
 			a.Email, a.PasswordHash, ts(a.CreatedAt), ts(a.UpdatedAt)).Scan(&a.ID)
 	})

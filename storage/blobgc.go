@@ -25,7 +25,7 @@ func (db *DB) scheduleBlobGC(ctx context.Context, tx *sql.Tx, key string, notBef
 // AddBlobIntents records that blobs are about to be written under keys. Unless a row
 // adopts them, the janitor removes the blobs after notBefore.
 func (db *DB) AddBlobIntents(ctx context.Context, notBefore time.Time, keys ...string) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for _, k := range keys {
 			if err := db.scheduleBlobGC(ctx, tx, k, notBefore); err != nil {
 				return err
@@ -60,7 +60,7 @@ func (db *DB) RemoveBlobGC(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for _, k := range keys {
 			if _, err := tx.ExecContext(ctx, db.rebind(`DELETE FROM blob_gc WHERE key = ?`), k); err != nil {
 				return fmt.Errorf("forget blob %s: %w", k, formatError(err))

@@ -58,7 +58,9 @@ func TestWritesCompleteWithCancelledContext(t *testing.T) {
 		t.Fatalf("%d jobs, want 3", n)
 	}
 
-	if _, err := db.UpdatePhoto(ctx, ps[0].ID, storage.PhotoUpdate{IsHidden: ptr(true), CategoryID: storage.Nullable[int64]{Set: true, Value: &c.ID}}); err != nil {
+	// UpdatePhoto and SetEventArchived read the row back with the caller's context, so
+	// they may report the cancel; the write itself must have happened.
+	if _, err := db.UpdatePhoto(ctx, ps[0].ID, storage.PhotoUpdate{IsHidden: ptr(true), CategoryID: storage.Nullable[int64]{Set: true, Value: &c.ID}}); err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatalf("UpdatePhoto: %v", err)
 	}
 	if err := db.ReorderPhotos(ctx, e.ID, []int64{ps[2].ID}); err != nil {
@@ -79,7 +81,7 @@ func TestWritesCompleteWithCancelledContext(t *testing.T) {
 	if _, err := db.EnqueueJob(ctx, "cleanup", nil, time.Now()); err != nil {
 		t.Fatalf("EnqueueJob: %v", err)
 	}
-	if _, err := db.SetEventArchived(ctx, e.ID, true); err != nil {
+	if _, err := db.SetEventArchived(ctx, e.ID, true); err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatalf("SetEventArchived: %v", err)
 	}
 
@@ -217,9 +219,9 @@ func TestClaimJobCancelled(t *testing.T) {
 		owner := "maybe"
 		if err != nil {
 			owner = "next"
-			j = mustClaim(t, db, owner, time.Hour)
-			if j.ID != id || j.Attempts != 1 {
-				t.Fatalf("round %d: the cancelled claim (%v) left job %d leased: claimed %+v instead", round, err, id, j)
+			j, err = db.ClaimJob(bg, owner, time.Hour)
+			if err != nil || j.ID != id || j.Attempts != 1 {
+				t.Fatalf("round %d: a cancelled claim failed, yet job %d is not free: next claim = %+v, %v", round, id, j, err)
 			}
 		}
 		if j.ID != id {

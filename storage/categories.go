@@ -34,7 +34,7 @@ func scanCategory(row interface{ Scan(...any) error }) (*Category, error) {
 // used in the event is ErrConflict.
 func (db *DB) CreateCategory(ctx context.Context, c *Category) error {
 	c.CreatedAt = db.now()
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var exists int
 		if err := tx.QueryRowContext(ctx, db.rebind(`SELECT COUNT(*) FROM events WHERE id = ?`), c.EventID).Scan(&exists); err != nil {
 			return err

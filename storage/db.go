@@ -133,15 +133,16 @@ func (db *DB) rebind(q string) string {
 
 // tx runs fn in a write transaction that the caller's cancellation cannot interrupt.
 // A client that disconnects mid-request must not leave a half-applied change or a
-// broken connection behind, so the transaction gets its own deadline instead.
-func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// broken connection behind, so the transaction gets its own deadline instead. fn must
+// run its statements with the ctx it is given, not the caller's.
+func (db *DB) tx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancel()
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(ctx, tx); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -178,7 +179,7 @@ func (db *DB) migrate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("read migration %s: %w", version, err)
 		}
-		err = db.tx(ctx, func(tx *sql.Tx) error {
+		err = db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			var n int
 			if err := tx.QueryRowContext(ctx, db.rebind(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), version).Scan(&n); err != nil {
 				return err

@@ -111,7 +111,7 @@ func (db *DB) CreateEvent(ctx context.Context, e *Event, uniqueSlug bool) error 
 		e.ProtectionLevel = ProtectionBasic
 	}
 	base := e.Slug
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for n := 2; ; n++ {
 			var taken int
 			if err := tx.QueryRowContext(ctx, db.rebind(`SELECT COUNT(*) FROM events WHERE slug = ?`), e.Slug).Scan(&taken); err != nil {
@@ -236,7 +236,7 @@ func (db *DB) SetEventArchived(ctx context.Context, id int64, archived bool) (*E
 	if archived {
 		archivedAt = ts(now)
 	}
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, db.rebind(`UPDATE events SET is_archived = ?, archived_at = CASE WHEN is_archived = ? THEN archived_at ELSE ? END, updated_at = ? WHERE id = ?`),
 			archived, archived, archivedAt, ts(now), id)
 		if err != nil {
@@ -258,7 +258,7 @@ func (db *DB) SetEventArchived(ctx context.Context, id int64, archived bool) (*E
 // can remove them at once; the janitor removes whatever a crash leaves.
 func (db *DB) DeleteEvent(ctx context.Context, id int64) ([]string, error) {
 	var keys []string
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, db.rebind(`SELECT `+photoColumns+` FROM photos p WHERE p.event_id = ?`), id)
 		if err != nil {
 			return err

@@ -68,7 +68,7 @@ func (db *DB) enqueueJob(ctx context.Context, tx *sql.Tx, kind string, payload a
 // EnqueueJob adds a job on its own.
 func (db *DB) EnqueueJob(ctx context.Context, kind string, payload any, runAt time.Time) (int64, error) {
 	var id int64
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		id, err = db.enqueueJob(ctx, tx, kind, payload, runAt)
 		return err
@@ -80,6 +80,14 @@ func (db *DB) EnqueueJob(ctx context.Context, kind string, payload any, runAt ti
 // expired (its process died) is due again. The conditional UPDATE re-checks the state, so
 // two processes on one database never hold the same job. ErrNotFound means nothing is due.
 func (db *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*Job, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("claim job: %w", err)
+	}
+	// Once started the claim runs detached, like every write: cancelled half-way, it would
+	// lease the job in the database yet report an error, stranding the job until the
+	// lease ran out.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
 	now := db.now()
 	due := `((status = 'queued' AND run_at <= ?) OR (status = 'running' AND lease_until < ?))`
 	j, err := scanJob(db.w.QueryRowContext(ctx, db.rebind(`UPDATE jobs SET status = 'running', lease_owner = ?, lease_until = ?,

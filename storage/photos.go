@@ -281,7 +281,7 @@ type PhotoCreateResult struct {
 func (db *DB) CreatePhotos(ctx context.Context, eventID int64, photos []*Photo, jobKinds ...string) ([]PhotoCreateResult, error) {
 	now := db.now()
 	results := make([]PhotoCreateResult, len(photos))
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := db.eventForWrite(ctx, tx, eventID); err != nil {
 			return err
 		}
@@ -395,7 +395,7 @@ type PhotoUpdate struct {
 
 // UpdatePhoto applies u and returns the photo as stored.
 func (db *DB) UpdatePhoto(ctx context.Context, id int64, u PhotoUpdate) (*Photo, error) {
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var eventID int64
 		if err := tx.QueryRowContext(ctx, db.rebind(`SELECT event_id FROM photos WHERE id = ?`), id).Scan(&eventID); err != nil {
 			return formatError(err)
@@ -434,7 +434,7 @@ func (db *DB) UpdatePhoto(ctx context.Context, id int64, u PhotoUpdate) (*Photo,
 // other photos follow in their previous order. Every id must belong to the event
 // (ErrInvalid otherwise) and appear once.
 func (db *DB) ReorderPhotos(ctx context.Context, eventID int64, ids []int64) error {
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var exists int
 		if err := tx.QueryRowContext(ctx, db.rebind(`SELECT COUNT(*) FROM events WHERE id = ?`), eventID).Scan(&exists); err != nil {
 			return err
@@ -496,7 +496,7 @@ func (db *DB) ReorderPhotos(ctx context.Context, eventID int64, ids []int64) err
 // that do not exist are simply absent from the result. The caller removes the blobs.
 func (db *DB) DeletePhotos(ctx context.Context, ids []int64) ([]*Photo, error) {
 	var deleted []*Photo
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		now := db.now()
 		for _, id := range ids {
 			p, err := scanPhoto(tx.QueryRowContext(ctx, db.rebind(`SELECT `+photoColumns+` FROM photos p WHERE p.id = ?`), id))

@@ -28,7 +28,7 @@ func (db *DB) Settings(ctx context.Context) (map[string]string, error) {
 // PutSettings stores the given settings in one transaction.
 func (db *DB) PutSettings(ctx context.Context, values map[string]string) error {
 	now := ts(db.now())
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for k, v := range values {
 			if _, err := tx.ExecContext(ctx, db.rebind(`INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)
 				ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`), k, v, now); err != nil {

@@ -39,7 +39,7 @@ func scanToken(row interface{ Scan(...any) error }) (*Token, error) {
 // CreateToken stores t with the hash of its secret and fills in ID and CreatedAt.
 func (db *DB) CreateToken(ctx context.Context, t *Token, secretHash string) error {
 	t.CreatedAt = db.now()
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return tx.QueryRowContext(ctx, db.rebind(`INSERT INTO api_tokens (name, token_hash, prefix, scopes, created_at, expires_at)
 			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`),
 			t.Name, secretHash, t.Prefix, strings.Join(t.Scopes, ","), ts(t.CreatedAt), tsPtr(t.ExpiresAt)).Scan(&t.ID)

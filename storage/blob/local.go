@@ -20,13 +20,16 @@ type Local struct {
 	tmp  string
 }
 
+// tmpDir is the folder under root that holds temporary files.
+const tmpDir = ".tmp"
+
 // NewLocal opens (creating) a local store rooted at dir.
 func NewLocal(dir string) (*Local, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("blob store %s: %w", dir, err)
 	}
-	l := &Local{root: abs, tmp: filepath.Join(abs, ".tmp")}
+	l := &Local{root: abs, tmp: filepath.Join(abs, tmpDir)}
 	if err := os.MkdirAll(l.tmp, 0o750); err != nil {
 		return nil, fmt.Errorf("blob store %s: %w", abs, err)
 	}
@@ -41,6 +44,11 @@ func (l *Local) Root() string { return l.root }
 func (l *Local) Path(key string) (string, error) {
 	if err := ValidateKey(key); err != nil {
 		return "", err
+	}
+	// The temporary folder is not part of the store: a blob there would be invisible to
+	// Walk and removed with the temp files, and Delete(".tmp") would break every Put.
+	if key == tmpDir || strings.HasPrefix(key, tmpDir+"/") {
+		return "", fmt.Errorf("%w: %q is the temporary folder", ErrInvalidKey, key)
 	}
 	return filepath.Join(l.root, filepath.FromSlash(key)), nil
 }
@@ -140,6 +148,11 @@ func (l *Local) Open(_ context.Context, key string) (io.ReadSeekCloser, Info, er
 		f.Close()
 		return nil, Info{}, fmt.Errorf("open %s: %w", key, err)
 	}
+	// A folder that holds blobs ("originals/1") is not a blob.
+	if st.IsDir() {
+		f.Close()
+		return nil, Info{}, fmt.Errorf("open %s: %w", key, ErrNotFound)
+	}
 	return f, Info{Key: key, Size: st.Size(), ModTime: st.ModTime()}, nil
 }
 
@@ -150,7 +163,7 @@ func (l *Local) Stat(_ context.Context, key string) (Info, error) {
 		return Info{}, err
 	}
 	st, err := os.Stat(p)
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) || err == nil && st.IsDir() {
 		return Info{}, fmt.Errorf("stat %s: %w", key, ErrNotFound)
 	}
 	if err != nil {
