@@ -11,7 +11,7 @@ require (
 	github.com/swaggest/openapi-go v0.2.60
 	github.com/u2takey/ffmpeg-go v0.5.0
 	golang.org/x/crypto v0.45.0
-	golang.org/x/image v0.33.0
+	golang.org/x/image v0.47.0
 	golang.org/x/sync v0.24.0
 	modernc.org/sqlite v1.40.1
 )

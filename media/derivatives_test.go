@@ -223,3 +223,21 @@ func TestFixturesDifferBySeed(t *testing.T) {
 		t.Fatal("JPEG fixture is not deterministic")
 	}
 }
+
+// BenchmarkDerivatives24MP measures one 24 MP camera-sized JPEG (6000x4000)
+// to a 2048 display copy and a 400 thumbnail; compare with media-perf.md §3
+// (image/jpeg + imaging Linear: about 850 ms CPU per image on one core).
+func BenchmarkDerivatives24MP(b *testing.B) {
+	p := writeFile(b, "c24.jpg", mediatest.JPEG(6000, 4000, 1, &mediatest.EXIF{Orientation: 6}))
+	ctx := context.Background()
+	cfg := media.DefaultConfig()
+	info, err := media.Probe(ctx, cfg, p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := media.Derivatives(ctx, cfg, p, info, discard{}, discard{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -13,19 +13,27 @@ type Format string
 
 // The formats this package handles.
 const (
+	// FormatJPEG is JPEG (JFIF or Exif).
 	FormatJPEG Format = "jpeg"
-	FormatPNG  Format = "png"
-	FormatGIF  Format = "gif"
+	// FormatPNG is PNG; APNG gives its first frame.
+	FormatPNG Format = "png"
+	// FormatGIF is GIF; an animation gives its first frame.
+	FormatGIF Format = "gif"
+	// FormatWebP is WebP, lossy or lossless.
 	FormatWebP Format = "webp"
 	// FormatHEIC is HEIF with an HEVC brand (heic, heix, hevc, hevx) as its
 	// major brand: what phones write.
 	FormatHEIC Format = "heic"
 	// FormatHEIF is HEIF whose major brand is the generic mif1 or msf1.
 	FormatHEIF Format = "heif"
-	FormatMP4  Format = "mp4"
-	FormatMOV  Format = "mov"
+	// FormatMP4 is an MPEG-4 (ISO base media) video.
+	FormatMP4 Format = "mp4"
+	// FormatMOV is a QuickTime video.
+	FormatMOV Format = "mov"
+	// FormatWebM is a WebM video (Matroska with the webm DocType).
 	FormatWebM Format = "webm"
-	FormatAVI  Format = "avi"
+	// FormatAVI is an AVI (RIFF) video.
+	FormatAVI Format = "avi"
 )
 
 // Kind is what a format holds: a still image or a video.
@@ -33,7 +41,9 @@ type Kind string
 
 // The kinds of format.
 const (
+	// KindImage is a still picture.
 	KindImage Kind = "image"
+	// KindVideo is a moving picture; its poster frame stands for it.
 	KindVideo Kind = "video"
 )
 

@@ -54,7 +54,7 @@ func ffprobeArgs(path string) []string {
 		"-select_streams", "V:0", // the first video stream that is not a cover picture
 		"-show_entries", probeEntries, // only the fields we read
 		"-print_format", "json", // machine-readable output on stdout
-		"file:" + path, // "file:" so the path can never be read as another protocol
+		"file:" + path, // "file:": the path is never read as another protocol
 	}
 }
 
@@ -197,19 +197,23 @@ var silenceOnce sync.Once
 func frameCommand(ctx context.Context, cfg Config, path string, seek float64, stdout, stderr *cappedBuffer) *ffmpeg.Stream {
 	silenceOnce.Do(func() { ffmpeg.Input("").Silent(true) })
 
+	// Fit the display size, after ffmpeg's own rotation, keeping the aspect
+	// ratio and never upscaling. Quotes keep the commas inside min() from
+	// splitting the filter graph.
 	long := strconv.Itoa(cfg.DisplaySize)
-	input := ffmpeg.Input("file:"+path, ffmpeg.KwArgs{ // "file:" so the path can never be read as another protocol
+	scale := "scale=w='min(iw," + long + ")':h='min(ih," + long + ")':force_original_aspect_ratio=decrease"
+
+	input := ffmpeg.Input("file:"+path, ffmpeg.KwArgs{ // "file:": the path is never read as another protocol
 		"protocol_whitelist": "file",                                // the input, and anything it references, must be a local file
-		"ss":                 strconv.FormatFloat(seek, 'f', 3, 64), // before -i: seek in the input, not decode up to it
+		"ss":                 strconv.FormatFloat(seek, 'f', 3, 64), // before -i: seek in the input rather than decode up to it
 	})
 	s := input.Output("pipe:1", ffmpeg.KwArgs{ // the frame goes to stdout, never to a file
-		"map":      "0:V:0", // the first video stream that is not a cover picture
-		"frames:v": 1,       // one frame, then stop
-		"vf": "scale=w='min(iw," + long + ")':h='min(ih," + long + ")'" + // fit the display size after ffmpeg's own rotation...
-			":force_original_aspect_ratio=decrease", // ...keeping the aspect ratio, never upscaling
-		"c:v":    "mjpeg",      // encode the frame as JPEG
-		"q:v":    2,            // near-lossless: we decode and re-encode it at cfg.JPEGQuality
-		"format": "image2pipe", // a bare image stream on a pipe
+		"map":      "0:V:0",      // the first video stream that is not a cover picture
+		"frames:v": 1,            // one frame, then stop
+		"vf":       scale,        // scaled in ffmpeg, so only display-size pixels cross the pipe
+		"c:v":      "mjpeg",      // encode the frame as JPEG
+		"q:v":      2,            // near-lossless: we decode it and re-encode at cfg.JPEGQuality
+		"format":   "image2pipe", // a bare image stream on a pipe
 	}).GlobalArgs(
 		"-hide_banner",       // no version banner on stderr
 		"-nostdin",           // never read the terminal

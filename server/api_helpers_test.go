@@ -24,6 +24,9 @@ import (
 // smallJPEG is a 64x48 JPEG whose bytes depend on seed.
 func smallJPEG(seed int64) []byte { return mediatest.JPEG(64, 48, seed, nil) }
 
+func pngFixture(seed int64) []byte { return mediatest.PNG(40, 30, seed) }
+func gifFixture(seed int64) []byte { return mediatest.GIF(40, 30, seed) }
+
 // padTo appends bytes after the JPEG's EOI marker until b is n bytes long. The result is
 // still a JPEG (the type is decided from the leading bytes; decoders stop at EOI).
 func padTo(t testing.TB, b []byte, n int, fill byte) []byte {

@@ -17,7 +17,7 @@ import (
 // Pools returns the read pool and the single-connection write pool.
 func (db *DB) Pools() (r, w *sql.DB) { return db.r, db.w }
 
-// RecordedQuery is one statement the read pool ran, with its arguments.
+// RecordedQuery is one query a recording pool ran, with its arguments.
 type RecordedQuery struct {
 	SQL  string
 	Args []any

@@ -806,3 +806,26 @@ func TestPhotoDimensionsAndDerivatives(t *testing.T) {
 		t.Fatalf("SetPhotoDerivatives on a deleted photo = %v, %v; want false", ok, err)
 	}
 }
+
+func TestCreatePhotosNameConflictStoresNothing(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpenDB(t)
+	e := mustCreateEvent(t, db, "e")
+	first := mustCreatePhotos(t, db, e.ID, newPhoto(e.ID, "a.jpg", "a"))[0]
+
+	// The second photo reuses the first one's stem: the batch fails as a whole.
+	ok := newPhoto(e.ID, "b.jpg", "b")
+	clash := newPhoto(e.ID, "c.jpg", "c")
+	clash.Stem, clash.Filename = first.Stem, first.Filename
+	_, err := db.CreatePhotos(ctx, e.ID, []*storage.Photo{ok, clash}, "thumbnail")
+	assertErrorIs(t, err, storage.ErrConflict)
+	if n := mustCount(t, db, `SELECT COUNT(*) FROM photos`); n != 1 {
+		t.Fatalf("%d photo rows after a failed batch, want 1", n)
+	}
+	if n := mustCount(t, db, `SELECT COUNT(*) FROM jobs`); n != 0 {
+		t.Fatalf("%d jobs after a failed batch, want 0", n)
+	}
+	if ev := mustFindEvent(t, db, e.ID); ev.PhotoCount != 1 || ev.TotalSize != 1 {
+		t.Fatalf("counters after a failed batch = %d, %d; want 1, 1", ev.PhotoCount, ev.TotalSize)
+	}
+}

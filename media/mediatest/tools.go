@@ -38,8 +38,9 @@ func tool(t testing.TB, name, missing string) string {
 // Video writes a test-pattern video (ffmpeg's lavfi testsrc, 25 fps, no
 // audio) of the given length and size into dir and returns its path. format
 // is "mp4" or "mov" (H.264, moov atom at the end as ffmpeg writes it by
-// default) or "webm" (VP9). w and h must be even. The creation_time tag is
-// VideoCreationTime. The test fails when ffmpeg is missing.
+// default), "webm" (VP9) or "avi" (MPEG-4 part 2). w and h must be even.
+// The creation_time tag is VideoCreationTime (AVI has no place for it).
+// The test fails when ffmpeg is missing.
 func Video(t testing.TB, dir string, format string, seconds float64, w, h int) string {
 	t.Helper()
 	var codec []string
@@ -48,8 +49,10 @@ func Video(t testing.TB, dir string, format string, seconds float64, w, h int) s
 		codec = []string{"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"}
 	case "webm":
 		codec = []string{"-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "0", "-crf", "45", "-pix_fmt", "yuv420p"}
+	case "avi":
+		codec = []string{"-c:v", "mpeg4", "-q:v", "5"}
 	default:
-		t.Fatalf("mediatest.Video: unknown format %q (want mp4, mov or webm)", format)
+		t.Fatalf("mediatest.Video: unknown format %q (want mp4, mov, webm or avi)", format)
 	}
 	out := filepath.Join(dir, fmt.Sprintf("testsrc-%dx%d-%ss.%s", w, h, strconv.FormatFloat(seconds, 'f', -1, 64), format))
 	src := fmt.Sprintf("testsrc=duration=%s:size=%dx%d:rate=25", strconv.FormatFloat(seconds, 'f', -1, 64), w, h)

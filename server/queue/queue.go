@@ -171,9 +171,14 @@ func (r *Runner) run(job *storage.Job) {
 	h, ok := r.handlers[job.Kind]
 	r.mu.RUnlock()
 	var err error
-	if !ok {
+	switch {
+	case job.Attempts > job.MaxAttempts:
+		// Its earlier runs died with their process (the lease ran out each time): a job
+		// that keeps killing its worker must not be tried forever.
+		err = Permanent(fmt.Errorf("gave up after %d attempts whose workers died", job.MaxAttempts))
+	case !ok:
 		err = Permanent(fmt.Errorf("no handler for job kind %q", job.Kind))
-	} else {
+	default:
 		err = safeRun(ctx, h, job)
 	}
 	if err == nil {

@@ -252,3 +252,23 @@ func TestExponentialBackoffGrowsWithJitterAndCap(t *testing.T) {
 		}
 	}
 }
+
+// TestJobThatKeepsKillingItsWorkerEndsDead: a job whose lease expired more times than it
+// may be tried is kept as dead instead of run again.
+func TestJobThatKeepsKillingItsWorkerEndsDead(t *testing.T) {
+	db := mustOpenDB(t, "")
+	enqueue(t, db, "crashy", 1)
+	for i := 0; i < storage.DefaultJobMaxAttempts; i++ {
+		if _, err := db.ClaimJob(context.Background(), "dying-process", time.Nanosecond); err != nil {
+			t.Fatalf("claim %d: %v", i, err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	var ran atomic.Int32
+	r := queue.New(db, queue.Options{Workers: 1, Poll: 5 * time.Millisecond})
+	r.Handle("crashy", func(ctx context.Context, j *storage.Job) error { ran.Add(1); return nil })
+	runUntil(t, r, func() bool { return counts(t, db)[storage.JobDead] == 1 })
+	if ran.Load() != 0 {
+		t.Fatal("a job past its attempts ran again")
+	}
+}
