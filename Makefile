@@ -17,7 +17,7 @@ deps:
 
 ## build: a static binary in bin/
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gallerist
+	CGO_ENABLED=0 $(GO) build -tags nodynamic -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gallerist
 
 ## run: build and serve on 127.0.0.1:8080 with ./data
 run: deps build

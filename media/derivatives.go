@@ -2,6 +2,7 @@ package media
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"image"
@@ -25,6 +26,15 @@ func init() {
 	heic.ForceWasmMode = true
 }
 
+// Warm compiles the WebAssembly HEIC decoder now, so that the first HEIC
+// upload does not pay for it (0.2 s to several seconds, more under load).
+// Call it from a goroutine at start-up; calling it again costs little.
+func Warm() {
+	defer func() { _ = recover() }() // a failure here only means no warm-up
+	// An ftyp box alone: enough for heic to set up its module and refuse.
+	_, _ = heic.DecodeConfig(bytes.NewReader([]byte("\x00\x00\x00\x10ftypheic\x00\x00\x00\x00")))
+}
+
 // DerivativeSizes are the dimensions of the images Derivatives wrote.
 type DerivativeSizes struct {
 	DisplayWidth, DisplayHeight int
@@ -38,9 +48,9 @@ type DerivativeSizes struct {
 // copy, so each photo is decoded once; a GIF gives its first frame.
 //
 // info comes from Probe: its Orientation is applied to JPEGs and its
-// Duration picks the poster frame of a video. A zero Info makes Derivatives
-// probe the file itself. The image header is checked against cfg.MaxPixels
-// again before decoding.
+// Duration picks the poster frame of a video. When info is zero, or its
+// Format is not what the bytes are, Derivatives probes the file itself. The
+// image header is checked against cfg.MaxPixels again before decoding.
 //
 // For video, ffmpeg extracts the frame at 1 s (at 0 s when the video is
 // shorter or the frame at 1 s yields nothing), already scaled to the display
@@ -53,15 +63,19 @@ func Derivatives(ctx context.Context, cfg Config, path string, info Info, displa
 	if err := ctx.Err(); err != nil {
 		return DerivativeSizes{}, fmt.Errorf("derivatives %s: %w", path, err)
 	}
-	if info.Format == "" {
-		var err error
+	// The decoder must match the bytes, whatever Info says: sniff again, and
+	// probe afresh when Info is zero or describes another format.
+	format, err := sniffPath(path)
+	if err != nil {
+		return DerivativeSizes{}, fmt.Errorf("derivatives %s: %w", path, err)
+	}
+	if info.Format != format {
 		if info, err = Probe(ctx, cfg, path); err != nil {
 			return DerivativeSizes{}, fmt.Errorf("derivatives: %w", err)
 		}
 	}
 
 	var disp *image.NRGBA
-	var err error
 	if info.Format.Kind() == KindVideo {
 		disp, err = videoFrame(ctx, cfg, path, info)
 	} else {
@@ -96,15 +110,7 @@ func displayImage(cfg Config, path string, info Info) (*image.NRGBA, error) {
 		return nil, err
 	}
 	defer f.Close()
-	// Sniff again rather than trust info.Format: the decoder must match the
-	// bytes, whatever the caller passed.
-	format, err := sniffReader(f)
-	if err != nil {
-		return nil, err
-	}
-	if format.Kind() != KindImage {
-		return nil, fmt.Errorf("%w: %s is not an image format", ErrUnsupportedFormat, format)
-	}
+	format := info.Format
 	w, h, err := imageSize(f, format)
 	if err != nil {
 		return nil, err

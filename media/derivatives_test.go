@@ -241,3 +241,21 @@ func BenchmarkDerivatives24MP(b *testing.B) {
 		}
 	}
 }
+
+// An Info that names another format than the bytes is not trusted: the file
+// is probed again and decoded as what it is.
+func TestDerivativesMismatchedInfo(t *testing.T) {
+	p := writeFile(t, "a.jpg", mediatest.PNG(400, 300, 5))
+	lie := media.Info{Format: media.FormatJPEG, Width: 300, Height: 400, Orientation: 6}
+	var display bytes.Buffer
+	sizes, err := media.Derivatives(context.Background(), media.DefaultConfig(), p, lie, &display, discard{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sizes.DisplayWidth != 400 || sizes.DisplayHeight != 300 {
+		t.Errorf("display %s, want 400x300 (no orientation for a PNG)", dims(sizes.DisplayWidth, sizes.DisplayHeight))
+	}
+	if got := corners(decodeJPEG(t, display.Bytes())); got != [4]string{red, green, blue, white} {
+		t.Errorf("corners %v", got)
+	}
+}

@@ -32,11 +32,16 @@
 //     DecodeConfig is known to fail with Debian 12's libheif 1.15. So that
 //     behaviour does not depend on build tags or on what is installed, this
 //     package sets heic.ForceWasmMode at init: decoding always uses the
-//     embedded WebAssembly. The nodynamic tag is then optional; it only stops
-//     the dlopen attempt. The first decode in a process pays about 0.2–2 s to
-//     compile the module. Probe never calls the decoder: it reads the size
-//     (ispe), crop (clap) and rotation (irot) of the primary item from the
-//     container itself.
+//     embedded WebAssembly. The nodynamic tag is then optional for
+//     decoding, but it matters for linking: without it, heic's purego makes
+//     even a CGO_ENABLED=0 build a dynamically linked executable (it needs
+//     /lib64/ld-linux-x86-64.so.2 to start, so it cannot run from a scratch
+//     image) that tries dlopen("libheif.so") at start-up. Build with
+//     -tags nodynamic for a truly static binary. The first decode in a
+//     process compiles the module: 0.15 s here, several seconds under load;
+//     Warm does it ahead of time. Probe never calls the decoder: it reads the
+//     size (ispe), crop (clap) and rotation (irot) of the primary item from
+//     the container itself.
 //   - Video: ffprobe (run with os/exec, JSON output) for Probe, and ffmpeg
 //     through github.com/u2takey/ffmpeg-go for the poster frame.
 //

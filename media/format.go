@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
+	"os"
 )
 
 // Format is a file format recognised from its bytes.
@@ -262,4 +263,14 @@ func sniffReader(r io.ReaderAt) (Format, error) {
 		return "", fmt.Errorf("read head: %w", err)
 	}
 	return Sniff(head[:n])
+}
+
+// sniffPath sniffs the file at path.
+func sniffPath(path string) (Format, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	return sniffReader(f)
 }

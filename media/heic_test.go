@@ -82,3 +82,37 @@ func TestHEICProbeLimits(t *testing.T) {
 		t.Errorf("truncated HEIC: error = %v, want ErrCorruptFile", err)
 	}
 }
+
+// A HEIF whose major brand is the generic mif1 is FormatHEIF, and decodes
+// the same way when its picture is HEVC.
+func TestHEIFGenericBrand(t *testing.T) {
+	data, err := os.ReadFile(mediatest.HEIC(t, t.TempDir(), 320, 240, 4, nil, 90))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(data[4:12]) != "ftypheic" {
+		t.Fatalf("heif-enc wrote ftyp %q, want major brand heic", data[4:12])
+	}
+	copy(data[8:12], "mif1")
+	info, sizes, display, _ := derive(t, media.DefaultConfig(), writeFile(t, "a.heif", data))
+	if info.Format != media.FormatHEIF || info.Width != 240 || info.Height != 320 {
+		t.Errorf("Probe = %s %s, want heif 240x320", info.Format, dims(info.Width, info.Height))
+	}
+	if sizes.DisplayWidth != 240 || sizes.DisplayHeight != 320 {
+		t.Errorf("display %s, want 240x320", dims(sizes.DisplayWidth, sizes.DisplayHeight))
+	}
+	if got := corners(decodeJPEG(t, display)); got != upright[8] {
+		t.Errorf("corners %v, want %v (irot 90 = EXIF 8)", got, upright[8])
+	}
+}
+
+func TestWarm(t *testing.T) {
+	start := time.Now()
+	media.Warm()
+	t.Logf("first Warm: %s", time.Since(start))
+	start = time.Now()
+	media.Warm()
+	if d := time.Since(start); d > 200*time.Millisecond {
+		t.Errorf("second Warm took %s: the decoder was not kept compiled", d)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,6 +68,12 @@ func TestCreateEvent(t *testing.T) {
 		{"explicit slug taken", map[string]any{"name": "Other", "slug": "taken"}, 409, "slug_taken", nil},
 		{"invalid slug", map[string]any{"name": "X", "slug": "Bad Slug"}, 400, "invalid_parameter", nil},
 		{"slug with trailing dash", map[string]any{"name": "X", "slug": "bad-"}, 400, "invalid_parameter", nil},
+		{"name of 150 non-ASCII characters (maxLength 200)", map[string]any{"name": strings.Repeat("ü", 150)}, 201, "", func(t *testing.T, e server.EventResponse) {
+			if e.Name != strings.Repeat("ü", 150) || e.Slug != strings.Repeat("u", 60) {
+				t.Errorf("name %q slug %q", e.Name, e.Slug)
+			}
+		}},
+		{"name of 201 characters", map[string]any{"name": strings.Repeat("a", 201)}, 400, "invalid_parameter", nil},
 		{"empty name", map[string]any{"name": ""}, 400, "invalid_parameter", nil},
 		{"blank name", map[string]any{"name": "   "}, 400, "invalid_parameter", nil},
 		{"missing name", map[string]any{"slug": "no-name"}, 400, "invalid_parameter", nil},
@@ -585,4 +592,39 @@ func TestCategories(t *testing.T) {
 	// A category of another event is not found by upload either.
 	resp, body = ts.upload(t, ev.ID, ts.Admin, []uploadFile{{"x.jpg", smallJPEG(14)}}, map[string]string{"category_id": fmt.Sprint(otherParty.ID)})
 	wantError(t, resp, body, 404, "category_not_found")
+}
+
+// TestCreateEventConcurrentSameName: parallel creates of one name all succeed with
+// distinct slugs.
+func TestCreateEventConcurrentSameName(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	const n = 6
+	slugs := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, body := ts.do(t, http.MethodPost, "/api/v1/events", ts.Admin, map[string]any{"name": "Party"})
+			if resp.StatusCode != http.StatusCreated {
+				t.Errorf("create %d: %d %s", i, resp.StatusCode, body)
+				return
+			}
+			slugs[i] = decode[server.EventResponse](t, body).Slug
+		}()
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for _, s := range slugs {
+		if seen[s] {
+			t.Errorf("slug %q given twice", s)
+		}
+		seen[s] = true
+	}
+	for _, want := range []string{"party", "party-2", "party-6"} {
+		if !seen[want] {
+			t.Errorf("slugs %v lack %q", slugs, want)
+		}
+	}
 }

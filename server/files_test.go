@@ -3,14 +3,18 @@ package server_test
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"path"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gallerist/gallerist/server"
 )
 
 // TestServeFiles: /photos/{slug}/{filename} and /thumbnails/{slug}/{stem}.jpg with the
@@ -333,4 +337,51 @@ func keysOf(m map[string][]byte) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestServeMissingFiles: when a photo's files are gone from disk (a restored backup
+// without blobs, a failed disk), the file routes answer 404 file_not_found, not 500.
+func TestServeMissingFiles(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	ev := ts.createEvent(t, map[string]any{"name": "Missing"})
+	id := ts.uploadOne(t, ev.ID, "m.jpg", smallJPEG(1))
+	p := ts.waitVariants(t, id)
+	files := ts.photoFiles(p)
+	for _, f := range []string{files[0], files[2]} { // the original and the thumbnail
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, u := range []string{p.URL, fmt.Sprintf("/api/v1/photos/%d/download", id), p.ThumbnailURL} {
+		t.Run(u, func(t *testing.T) {
+			resp, body := ts.raw(t, http.MethodGet, u, ts.Admin, nil, nil)
+			wantError(t, resp, body, 404, "file_not_found")
+		})
+	}
+}
+
+// TestServeRangeNotSatisfiable: a Range past the end is 416 with Content-Range, and like
+// every error it is the JSON envelope with a catalog code (API.md: "Every error, on every
+// route, is one envelope"), not net/http's text/plain message.
+func TestServeRangeNotSatisfiable(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	ev := ts.createEvent(t, map[string]any{"name": "Range"})
+	data := smallJPEG(1)
+	p := ts.getPhoto(t, ts.uploadOne(t, ev.ID, "r.jpg", data))
+	resp, body := ts.raw(t, http.MethodGet, p.URL, ts.Admin, nil, map[string]string{"Range": "bytes=999999-"})
+	if resp.StatusCode != http.StatusRequestedRangeNotSatisfiable {
+		t.Fatalf("status %d, want 416", resp.StatusCode)
+	}
+	if cr := resp.Header.Get("Content-Range"); cr != fmt.Sprintf("bytes */%d", len(data)) {
+		t.Errorf("Content-Range %q", cr)
+	}
+	var e server.ErrorResponse
+	if err := json.Unmarshal(body, &e); err != nil || e.Error.Code == "" {
+		t.Fatalf("416 body is not the error envelope (Content-Type %q): %q", resp.Header.Get("Content-Type"), body)
+	}
+	if entry, ok := server.Codes[e.Error.Code]; !ok || entry.Status != 416 {
+		t.Errorf("code %q is not a 416 code of the catalog", e.Error.Code)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -639,6 +640,15 @@ func TestBulkDeletePhotos(t *testing.T) {
 	if r := decode[server.BulkDeleteResponse](t, body); r.Deleted != 0 || r.Failed != 2 || len(r.Errors) != 2 {
 		t.Errorf("answer %+v", r)
 	}
+	// Ids that cannot be photos are reported, not fatal.
+	resp, body = ts.do(t, http.MethodPost, "/api/v1/photos/bulk-delete", ts.Admin, map[string]any{"photo_ids": []int64{0, -4, c}})
+	if resp.StatusCode != 200 {
+		t.Fatalf("bulk delete with bad ids: %d %s", resp.StatusCode, body)
+	}
+	r = decode[server.BulkDeleteResponse](t, body)
+	if r.Deleted != 1 || r.Failed != 2 || len(r.Errors) != 2 || r.Errors[0].Code != "invalid_parameter" || r.Errors[1].Code != "invalid_parameter" {
+		t.Errorf("answer %+v", r)
+	}
 	for _, tc := range []struct {
 		name string
 		body any
@@ -711,5 +721,45 @@ func TestRepairDimensions(t *testing.T) {
 	}
 	if r := repair(); r != (server.RepairDimensionsResponse{Scanned: 1, Failed: 1}) {
 		t.Errorf("the lost one stays: %+v", r)
+	}
+}
+
+// TestDeletePhotoConcurrently: parallel deletes of one photo: one 204, the rest 404, and
+// the counters drop once.
+func TestDeletePhotoConcurrently(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	ev := ts.createEvent(t, map[string]any{"name": "Delete Race"})
+	id := ts.uploadOne(t, ev.ID, "a.jpg", smallJPEG(1))
+	ts.uploadOne(t, ev.ID, "b.jpg", smallJPEG(2))
+	const n = 5
+	type answer struct {
+		resp *http.Response
+		body []byte
+	}
+	answers := make([]answer, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, body := ts.do(t, http.MethodDelete, fmt.Sprintf("/api/v1/photos/%d", id), ts.Admin, nil)
+			answers[i] = answer{resp, body}
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, a := range answers {
+		if a.resp.StatusCode == http.StatusNoContent {
+			ok++
+			continue
+		}
+		wantError(t, a.resp, a.body, 404, "photo_not_found")
+	}
+	if ok != 1 {
+		t.Errorf("%d deletes succeeded, want 1", ok)
+	}
+	if e := ts.getEvent(t, ev.ID); e.PhotoCount != 1 {
+		t.Errorf("photo_count %d, want 1", e.PhotoCount)
 	}
 }

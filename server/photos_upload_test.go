@@ -267,6 +267,12 @@ func TestUploadTypes(t *testing.T) {
 		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != w.mime || !bytes.Equal(body, files[i].Data) {
 			t.Errorf("%s: GET url %d %q, %d bytes", u.Filename, resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
 		}
+		resp, body = ts.raw(t, http.MethodGet, p.ThumbnailURL, reader, nil, nil)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/jpeg" {
+			t.Errorf("%s: thumbnail %d %q %.200s", u.Filename, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		} else if cfg, err := jpeg.DecodeConfig(bytes.NewReader(body)); err != nil || cfg.Width != w.w || cfg.Height != w.h {
+			t.Errorf("%s: thumbnail %dx%d (%v), want %dx%d", u.Filename, cfg.Width, cfg.Height, err, w.w, w.h)
+		}
 	}
 	// The thumbnail of the rotated photo stands upright.
 	resp, body := ts.raw(t, http.MethodGet, out.Uploaded[3].ThumbnailURL, reader, nil, nil)
@@ -304,6 +310,74 @@ func TestUploadVideo(t *testing.T) {
 	}
 	if p.Width == nil || p.Height == nil || *p.Width != 160 || *p.Height != 120 {
 		t.Errorf("dimensions %v x %v, want 160x120", p.Width, p.Height)
+	}
+	reader := ts.token(t, "photos.read")
+	// The poster is a JPEG thumbnail; the video itself is served with ranges.
+	resp, body := ts.raw(t, http.MethodGet, p.ThumbnailURL, reader, nil, nil)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/jpeg" {
+		t.Fatalf("poster: %d %q %.200s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	if cfg, err := jpeg.DecodeConfig(bytes.NewReader(body)); err != nil || cfg.Width != 160 || cfg.Height != 120 {
+		t.Errorf("poster %+v %v, want a 160x120 JPEG", cfg, err)
+	}
+	resp, body = ts.raw(t, http.MethodGet, p.URL, reader, nil, map[string]string{"Range": "bytes=0-9"})
+	if resp.StatusCode != 206 || resp.Header.Get("Content-Type") != "video/mp4" || !bytes.Equal(body, data[:10]) {
+		t.Errorf("video range: %d %q %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
+	}
+	// WebM is a video too.
+	webm, err := os.ReadFile(mediatest.Video(t, t.TempDir(), "webm", 1, 160, 120))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := ts.getPhoto(t, ts.uploadOne(t, ev.ID, "clip.webm", webm))
+	if w.MediaType != "video" || w.MIMEType != "video/webm" || w.Duration == nil {
+		t.Errorf("webm: media %q mime %q duration %v", w.MediaType, w.MIMEType, w.Duration)
+	}
+	if l := ts.listPhotos(t, ev.ID, "media_type=video"); l.Total != 2 {
+		t.Errorf("videos listed: %d", l.Total)
+	}
+}
+
+// TestUploadVideoSizeCap: videos are held to general_max_video_size_mb, images to
+// general_max_file_size_mb.
+func TestUploadVideoSizeCap(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	ev := ts.createEvent(t, map[string]any{"name": "Video Cap"})
+	ts.patchSettings(t, map[string]any{"general_max_video_size_mb": 1, "general_max_file_size_mb": 2})
+	video, err := os.ReadFile(mediatest.Video(t, t.TempDir(), "mp4", 1, 160, 120))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bigVideo := append(bytes.Clone(video), bytes.Repeat([]byte{0}, 1536<<10)...) // 1.5 MB
+	bigImage := padTo(t, smallJPEG(1), 1536<<10, 9)
+	out := ts.uploadOK(t, ev.ID, []uploadFile{{"big.mp4", bigVideo}, {"big.jpg", bigImage}, {"small.mp4", video}}, nil)
+	if len(out.Uploaded) != 2 || out.Uploaded[0].Filename != "big.jpg" || out.Uploaded[1].Filename != "small.mp4" {
+		t.Errorf("uploaded %+v", out.Uploaded)
+	}
+	if len(out.Skipped) != 1 || out.Skipped[0].Filename != "big.mp4" || out.Skipped[0].Code != "file_too_large" {
+		t.Errorf("skipped %+v", out.Skipped)
+	}
+}
+
+// TestUploadUndecodableImage: a JPEG whose header reads but whose data is cut off is
+// stored (only the header is read at upload); its variants fail for good, so the
+// thumbnail answers 409 variant_not_ready rather than an error 500, and the original
+// stays downloadable.
+func TestUploadUndecodableImage(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	ev := ts.createEvent(t, map[string]any{"name": "Half"})
+	full := mediatest.JPEG(640, 480, 1, nil)
+	half := full[:len(full)/2]
+	id := ts.uploadOne(t, ev.ID, "half.jpg", half)
+	var p server.PhotoResponse
+	waitFor(t, "variants to fail", func() bool { p = ts.getPhoto(t, id); return p.VariantStatus == "failed" })
+	resp, body := ts.raw(t, http.MethodGet, p.ThumbnailURL, ts.Admin, nil, nil)
+	wantError(t, resp, body, 409, "variant_not_ready")
+	resp, body = ts.raw(t, http.MethodGet, p.URL, ts.Admin, nil, nil)
+	if resp.StatusCode != 200 || !bytes.Equal(body, half) {
+		t.Errorf("original: %d, %d bytes", resp.StatusCode, len(body))
 	}
 }
 
@@ -534,5 +608,70 @@ func TestUploadVariantsOnDisk(t *testing.T) {
 	}
 	if cfg.Width != 800 || cfg.Height != 600 {
 		t.Errorf("display copy of 800x600 is %dx%d", cfg.Width, cfg.Height)
+	}
+}
+
+// TestUploadMalformedMultipart: a body that is not well-formed multipart is the client's
+// mistake (400 invalid_request), never a 499 to a client that is still there or a 500,
+// and nothing is kept.
+func TestUploadMalformedMultipart(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	ev := ts.createEvent(t, map[string]any{"name": "Malformed"})
+	path := fmt.Sprintf("/api/v1/events/%d/photos", ev.ID)
+	jpg := string(smallJPEG(1))
+	cases := []struct {
+		name string
+		ct   string
+		body string
+	}{
+		{"no boundary parameter", "multipart/form-data", "--xyz\r\n"},
+		{"no closing boundary", "multipart/form-data; boundary=xyz",
+			"--xyz\r\nContent-Disposition: form-data; name=\"photos\"; filename=\"a.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n" + jpg},
+		{"control character in a part header", "multipart/form-data; boundary=xyz",
+			"--xyz\r\nContent-Disposition: form-data; name=\"photos\"; filename=\"bad\x01name.jpg\"\r\n\r\n" + jpg + "\r\n--xyz--\r\n"},
+		{"part without a header end", "multipart/form-data; boundary=xyz",
+			"--xyz\r\nContent-Disposition form-data\r\n\r\n" + jpg + "\r\n--xyz--\r\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := ts.raw(t, http.MethodPost, path, ts.Admin, []byte(tc.body), map[string]string{"Content-Type": tc.ct})
+			wantError(t, resp, body, 400, "invalid_request")
+			noneKept(t, ts, ev.ID, 0, nil)
+		})
+	}
+}
+
+// TestUploadClientNames: the client's name is kept as metadata (base name only, cleaned)
+// and never used in a path or URL.
+func TestUploadClientNames(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	ev := ts.createEvent(t, map[string]any{"name": "Names"})
+	cases := []struct{ sent, want string }{
+		{`C:\Users\anna\DSC_0001.jpg`, "DSC_0001.jpg"},
+		{"../../etc/evil.jpg", "evil.jpg"},
+		{"", "upload.jpg"},
+		{"Hochzeit Müller.jpg", "Hochzeit Müller.jpg"},
+		{"no extension", "no extension"},
+	}
+	for i, tc := range cases {
+		out := ts.uploadOK(t, ev.ID, []uploadFile{{tc.sent, smallJPEG(int64(500 + i))}}, nil)
+		if len(out.Uploaded) != 1 {
+			t.Fatalf("%q: %+v", tc.sent, out)
+		}
+		u := out.Uploaded[0]
+		if u.Filename != tc.want {
+			t.Errorf("%q stored as %q, want %q", tc.sent, u.Filename, tc.want)
+		}
+		p := ts.getPhoto(t, u.ID)
+		if p.Filename != tc.want || strings.Contains(p.StoredName, "..") || !strings.HasSuffix(p.StoredName, ".jpg") {
+			t.Errorf("%q: filename %q stored_name %q", tc.sent, p.Filename, p.StoredName)
+		}
+	}
+	for _, f := range ts.blobFiles(t, "") {
+		if strings.Contains(f, "evil") || strings.Contains(f, "DSC") || strings.Contains(f, "Hochzeit") {
+			t.Errorf("a client name reached the disk: %s", f)
+		}
 	}
 }

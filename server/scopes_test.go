@@ -87,6 +87,9 @@ func TestScopesEveryRoute(t *testing.T) {
 					req.Header.Set("Authorization", tc.header)
 				}
 				resp, body := ts.send(t, req)
+				if resp.Header.Get("X-Request-Id") == "" {
+					t.Errorf("error answer without X-Request-Id")
+				}
 				if head {
 					// A HEAD answer has no body; the status is all there is.
 					if resp.StatusCode != tc.status {

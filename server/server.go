@@ -100,6 +100,8 @@ func (s *Server) Addr(ctx context.Context) (string, error) {
 // them: workers stop claiming and finish the jobs in hand, waiting at most until ctx is
 // done (a job cut short is claimed again when its lease expires).
 func (s *Server) StartBackground(ctx context.Context) (stop func(ctx context.Context)) {
+	// The HEIC decoder compiles its WebAssembly on first use; do it now, not in a request.
+	go media.Warm()
 	workCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Add(2)
