@@ -3,8 +3,9 @@
 #   docker run -d -p 127.0.0.1:8080:8080 -v gallerist-data:/data --stop-timeout 45 gallerist
 # See docs/install.md.
 
-# Build stage: no cgo (SQLite and HEIC decoding are pure Go). The binary still loads
-# glibc at start, which the Debian runtime below has.
+# Build stage: a static binary, as `make build` makes it. No cgo: SQLite and HEIC decoding
+# are pure Go; the nodynamic tag keeps the HEIC package from linking the C library to
+# dlopen libheif (see go doc ./media).
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 # Download modules first, so this layer is cached until go.mod or go.sum change.
@@ -12,7 +13,7 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath \
+RUN CGO_ENABLED=0 go build -tags nodynamic -trimpath \
       -ldflags "-s -w -X github.com/gallerist/gallerist/server.Version=${VERSION}" \
       -o /out/gallerist ./cmd/gallerist
 

@@ -42,7 +42,7 @@ func TestErrorEnvelope(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, body := ts.do(t, tc.method, tc.path, tc.token, nil)
-			e := wantError(t, resp, body, tc.status, tc.code)
+			wantError(t, resp, body, tc.status, tc.code)
 			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 				t.Errorf("Content-Type %q", ct)
 			}
@@ -65,7 +65,6 @@ func TestErrorEnvelope(t *testing.T) {
 					t.Errorf("unexpected error field %q", k)
 				}
 			}
-			_ = e
 		})
 	}
 	t.Run("JSON body over 1 MB", func(t *testing.T) {
