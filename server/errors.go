@@ -83,6 +83,8 @@ var Codes = map[string]ErrorCode{
 	"batch_too_large":        {413, "The multipart request is larger than the batch limit; use chunked uploads for large files."},
 	"request_too_large":      {413, "The request body is larger than this route accepts."},
 	"file_too_large":         {413, "The file is larger than the per-file cap (general_max_file_size_mb, or general_max_video_size_mb for videos)."},
+	"precondition_failed":    {412, "If-Match or If-Unmodified-Since does not match the file."},
+	"range_not_satisfiable":  {416, "The Range starts past the end of the file; Content-Range tells its size."},
 	"unsupported_media_type": {415, "The request's Content-Type is not one this route accepts."},
 	"file_type_not_allowed":  {415, "The file's type, decided from its bytes, is not in general_allowed_file_types."},
 	"unreadable_media":       {422, "The file claims a supported type but cannot be read as an image or video."},

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"golang.org/x/text/unicode/norm"
@@ -170,7 +171,7 @@ func validateDate(d string) error {
 
 func validateName(field, n string, maxLen int) (string, error) {
 	n = strings.TrimSpace(n)
-	if n == "" || len(n) > maxLen {
+	if n == "" || utf8.RuneCountInString(n) > maxLen {
 		return "", invalidParam(field, "must be 1 to %d characters", maxLen)
 	}
 	return n, nil

@@ -78,6 +78,9 @@ func (s *Server) serveThumbnail(c echo.Context) error {
 		if errors.Is(err, variants.ErrFailed) {
 			return apiError("variant_not_ready", "no thumbnail can be made for this file").withCause(err)
 		}
+		if errors.Is(err, blob.ErrNotFound) {
+			return apiError("file_not_found", "the original of this thumbnail is missing").withCause(err)
+		}
 		return err
 	}
 	// The thumbnail is a pure function of the original and our pipeline version, so the
@@ -113,8 +116,39 @@ func (s *Server) serveBlob(c echo.Context, key, contentType, etag string, maxAge
 	if disposition != "" {
 		h.Set("Content-Disposition", disposition)
 	}
-	http.ServeContent(c.Response(), c.Request(), "", info.ModTime, r)
-	return nil
+	w := &statusInterceptor{ResponseWriter: c.Response()}
+	http.ServeContent(w, c.Request(), "", info.ModTime, r)
+	switch w.refused {
+	case 0:
+		return nil
+	case http.StatusRequestedRangeNotSatisfiable:
+		return apiError("range_not_satisfiable", "the range is outside the file's %d bytes", info.Size)
+	case http.StatusPreconditionFailed:
+		return apiError("precondition_failed", "the file does not match If-Match or If-Unmodified-Since")
+	}
+	return fmt.Errorf("serve %s: status %d", key, w.refused)
+}
+
+// statusInterceptor lets http.ServeContent do conditional and range requests, but
+// keeps its plain-text error bodies so that refusals are answered in the JSON envelope.
+type statusInterceptor struct {
+	http.ResponseWriter
+	refused int
+}
+
+func (w *statusInterceptor) WriteHeader(code int) {
+	if code >= 400 {
+		w.refused = code
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusInterceptor) Write(b []byte) (int, error) {
+	if w.refused != 0 {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // contentDisposition builds an RFC 6266 header with an ASCII fallback name and the

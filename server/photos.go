@@ -229,9 +229,6 @@ func (s *Server) uploadPhotos(c echo.Context) error {
 	if c.Request().ContentLength > maxBatch {
 		return batchTooLarge(maxBatch)
 	}
-	if e.PhotoCap != nil && e.PhotoCount >= *e.PhotoCap {
-		return capExceeded(e, 1)
-	}
 	st, err := s.settings.get(ctx)
 	if err != nil {
 		return err
@@ -259,7 +256,7 @@ func (s *Server) uploadPhotos(c echo.Context) error {
 		}
 		if err != nil {
 			discard()
-			return multipartError(err, maxBatch)
+			return multipartError(ctx, err, maxBatch)
 		}
 		field := part.FormName()
 		switch {
@@ -276,20 +273,19 @@ func (s *Server) uploadPhotos(c echo.Context) error {
 			part.Close()
 			if err != nil {
 				discard()
-				return multipartError(err, maxBatch)
+				return multipartError(ctx, err, maxBatch)
 			}
 			if rej != nil {
 				skipped = append(skipped, skippedFile(ingest.CleanName(name, ""), rej))
 				continue
 			}
-			s.metrics.uploadBytes.Add(float64(sf.Size))
 			staged = append(staged, sf)
 		case field == "category_id":
 			b, err := io.ReadAll(io.LimitReader(part, 256))
 			part.Close()
 			if err != nil {
 				discard()
-				return multipartError(err, maxBatch)
+				return multipartError(ctx, err, maxBatch)
 			}
 			categoryRef = strings.TrimSpace(string(b))
 		default:
@@ -331,6 +327,7 @@ func (s *Server) uploadPhotos(c echo.Context) error {
 				continue
 			}
 			p := r.Photo
+			s.metrics.uploadBytes.Add(float64(p.Size))
 			out.Uploaded = append(out.Uploaded, UploadedPhoto{ID: p.ID, Filename: p.OriginalName, URL: photoURL(e.Slug, p),
 				ThumbnailURL: thumbURL(e.Slug, p), Size: p.Size, MediaType: p.MediaType, Width: p.Width, Height: p.Height,
 				CapturedAt: formatCaptured(p)})
@@ -359,21 +356,22 @@ func capExceeded(e *storage.Event, adding int) *Error {
 		withDetails("photo_cap", *e.PhotoCap, "photo_count", e.PhotoCount, "attempted", adding)
 }
 
-// multipartError names the error of reading a multipart body.
-func multipartError(err error, limit int64) error {
+// multipartError names the error of reading a multipart body: the batch limit, a client
+// that went away, or a body that is not well-formed multipart. Anything else (a full
+// disk, say) is the server's and passes through.
+func multipartError(ctx context.Context, err error, limit int64) error {
 	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return batchTooLarge(limit)
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return apiError("client_closed_request", "the upload was interrupted").withCause(err)
-	}
 	var apiErr *Error
-	if errors.As(err, &apiErr) {
+	switch {
+	case errors.As(err, &mbe):
+		return batchTooLarge(limit)
+	case errors.As(err, &apiErr):
 		return err
-	}
-	if strings.Contains(err.Error(), "multipart") {
-		return apiError("invalid_request", "malformed multipart body").withCause(err)
+	case ctx.Err() != nil:
+		return apiError("client_closed_request", "the upload was interrupted").withCause(err)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
+		strings.Contains(err.Error(), "multipart"), strings.Contains(err.Error(), "MIME"):
+		return apiError("invalid_request", "malformed multipart body: it ends early or a part header is broken").withCause(err)
 	}
 	return err
 }

@@ -84,7 +84,7 @@ func routes() []route {
 		// Photos
 		{Method: http.MethodPost, Path: "/api/v1/events/:id/photos", Scope: ScopePhotosWrite, ID: "uploadPhotos", Summary: "Upload a batch of photos (multipart, < 100 MB)", Tag: "Photos",
 			Request: new(UploadPhotosRequest), Response: new(UploadPhotosResponse), Status: 201,
-			Errors:  []string{"invalid_parameter", "event_not_found", "event_archived", "category_not_found", "photo_cap_exceeded", "too_many_files", "no_files", "batch_too_large", "unsupported_media_type", "invalid_request"},
+			Errors:  []string{"invalid_parameter", "event_not_found", "event_archived", "category_not_found", "photo_cap_exceeded", "too_many_files", "no_files", "batch_too_large", "unsupported_media_type", "invalid_request", "client_closed_request"},
 			Handler: (*Server).uploadPhotos},
 		{Method: http.MethodGet, Path: "/api/v1/events/:id/photos", Scope: ScopePhotosRead, ID: "listPhotos", Summary: "List an event's photos", Tag: "Photos",
 			Request: new(ListPhotosRequest), Response: new(PhotoListResponse), Status: 200, Errors: []string{"invalid_parameter", "event_not_found", "category_not_found"}, Handler: (*Server).listPhotos},
@@ -103,17 +103,17 @@ func routes() []route {
 		{Method: http.MethodPost, Path: "/api/v1/photos/repair-dimensions", Scope: ScopePhotosWrite, ID: "repairDimensions", Summary: "Re-read dimensions of photos that lack them", Tag: "Photos",
 			Response: new(RepairDimensionsResponse), Status: 200, Handler: (*Server).repairDimensions},
 		{Method: http.MethodGet, Path: "/api/v1/photos/:photo_id/download", Scope: ScopePhotosRead, ID: "downloadPhoto", Summary: "Download the original file", Tag: "Photos",
-			Request: new(PhotoPathRequest), Status: 200, Produces: "application/octet-stream", Errors: []string{"invalid_parameter", "photo_not_found", "file_not_found"}, Handler: (*Server).downloadPhoto},
+			Request: new(PhotoPathRequest), Status: 200, Produces: "application/octet-stream", Errors: []string{"invalid_parameter", "photo_not_found", "file_not_found", "range_not_satisfiable", "precondition_failed"}, Handler: (*Server).downloadPhoto},
 
 		// Files (seed 003, "Photo + thumbnail serving")
 		{Method: http.MethodGet, Path: "/photos/:slug/:filename", Scope: ScopePhotosRead, ID: "servePhoto", Summary: "The full-size file", Tag: "Files",
-			Request: new(FilePathRequest), Status: 200, Produces: "image/jpeg", Errors: []string{"file_not_found"}, Handler: (*Server).servePhoto},
+			Request: new(FilePathRequest), Status: 200, Produces: "image/jpeg", Errors: []string{"file_not_found", "range_not_satisfiable", "precondition_failed"}, Handler: (*Server).servePhoto},
 		{Method: http.MethodHead, Path: "/photos/:slug/:filename", Scope: ScopePhotosRead, ID: "headPhoto", Summary: "Headers of the full-size file", Tag: "Files",
-			Request: new(FilePathRequest), Status: 200, Produces: "image/jpeg", Errors: []string{"file_not_found"}, Handler: (*Server).servePhoto},
+			Request: new(FilePathRequest), Status: 200, Produces: "image/jpeg", Errors: []string{"file_not_found", "range_not_satisfiable", "precondition_failed"}, Handler: (*Server).servePhoto},
 		{Method: http.MethodGet, Path: "/thumbnails/:slug/:filename", Scope: ScopePhotosRead, ID: "serveThumbnail", Summary: "The grid thumbnail (JPEG, about 400 px)", Tag: "Files",
-			Request: new(FilePathRequest), Status: 200, Produces: "image/jpeg", Errors: []string{"file_not_found", "variant_not_ready"}, Handler: (*Server).serveThumbnail},
+			Request: new(FilePathRequest), Status: 200, Produces: "image/jpeg", Errors: []string{"file_not_found", "variant_not_ready", "range_not_satisfiable", "precondition_failed"}, Handler: (*Server).serveThumbnail},
 		{Method: http.MethodHead, Path: "/thumbnails/:slug/:filename", Scope: ScopePhotosRead, ID: "headThumbnail", Summary: "Headers of the grid thumbnail", Tag: "Files",
-			Request: new(FilePathRequest), Status: 200, Produces: "image/jpeg", Errors: []string{"file_not_found", "variant_not_ready"}, Handler: (*Server).serveThumbnail},
+			Request: new(FilePathRequest), Status: 200, Produces: "image/jpeg", Errors: []string{"file_not_found", "variant_not_ready", "range_not_satisfiable", "precondition_failed"}, Handler: (*Server).serveThumbnail},
 	}
 }
 

@@ -240,14 +240,24 @@ func (in *Ingester) Commit(ctx context.Context, eventID int64, staged []*Staged,
 		return nil, err
 	}
 	results := make([]Result, len(created))
+	storedBySHA := map[string]int64{}
+	for _, c := range created {
+		if c.Photo != nil {
+			storedBySHA[c.Photo.SHA256] = c.Photo.ID
+		}
+	}
 	var orphans []string
 	for i, c := range created {
+		if c.DuplicateOf < 0 {
+			// Repeated within this batch: name the copy that was stored.
+			c.DuplicateOf = storedBySHA[photos[i].SHA256]
+		}
 		if c.Photo != nil {
 			results[i] = Result{Photo: c.Photo}
 			continue
 		}
 		msg := "the same bytes appear earlier in this upload"
-		if c.DuplicateOf > 0 {
+		if c.DuplicateOf > 0 && storedBySHA[photos[i].SHA256] != c.DuplicateOf {
 			msg = fmt.Sprintf("the event already holds these bytes as photo %d", c.DuplicateOf)
 		}
 		results[i] = Result{Rejection: &Rejection{Code: "duplicate", Message: msg, PhotoID: max(c.DuplicateOf, 0)}}

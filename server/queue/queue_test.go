@@ -103,7 +103,9 @@ func TestRetriesWithBackoffThenSucceeds(t *testing.T) {
 		return nil
 	})
 	enqueue(t, db, "flaky", 1)
-	runUntil(t, r, func() bool { return tries.Load() >= 3 && counts(t, db)[storage.JobQueued] == 0 && counts(t, db)[storage.JobRunning] == 0 })
+	runUntil(t, r, func() bool {
+		return tries.Load() >= 3 && counts(t, db)[storage.JobQueued] == 0 && counts(t, db)[storage.JobRunning] == 0
+	})
 	if got := tries.Load(); got != 3 {
 		t.Fatalf("tries = %d, want 3", got)
 	}

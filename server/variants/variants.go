@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strconv"
@@ -153,7 +154,9 @@ func (m *Maker) localOriginal(ctx context.Context, p *storage.Photo) (string, fu
 		if err != nil {
 			return "", nil, err
 		}
-		if _, err := os.Stat(path); err != nil {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return "", nil, fmt.Errorf("original of photo %d: %w", p.ID, blob.ErrNotFound)
+		} else if err != nil {
 			return "", nil, fmt.Errorf("original of photo %d: %w", p.ID, err)
 		}
 		return path, func() {}, nil
