@@ -24,8 +24,8 @@ type Config struct {
 	DataDir string `env:"GALLERIST_DATA_DIR" flag:"data-dir"`
 	// BaseURL is the public URL of the server (for share links), e.g. https://photos.example.com.
 	BaseURL string `env:"GALLERIST_BASE_URL" flag:"base-url"`
-	// TrustedProxies lists the proxy addresses or CIDRs whose X-Forwarded-For and
-	// X-Forwarded-Proto headers are believed. Empty: no proxy is trusted.
+	// TrustedProxies lists the proxy addresses or CIDRs whose X-Forwarded-For header is
+	// believed for the client's address. Empty: no proxy is trusted.
 	TrustedProxies []string `env:"GALLERIST_TRUSTED_PROXIES" flag:"trusted-proxies"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"GALLERIST_LOG_LEVEL" flag:"log-level"`
@@ -71,8 +71,7 @@ func DefaultConfig() Config {
 	}
 }
 
-// LoadEnv overrides c with every GALLERIST_* variable that getenv returns non-empty. A
-// variable may instead name a file holding the value in <NAME>_FILE (for secrets).
+// LoadEnv overrides c with every GALLERIST_* variable that getenv returns non-empty.
 func (c *Config) LoadEnv(getenv func(string) string) error {
 	var errs []error
 	forEachField(c, func(f reflect.StructField, v reflect.Value) {
@@ -262,12 +261,18 @@ func formatField(v reflect.Value) string {
 	return fmt.Sprint(v.Interface())
 }
 
-// fieldDoc turns a field name into words for flag help.
+// fieldDoc turns a field name into words for flag help: "BaseURL" → "base url".
 func fieldDoc(name string) string {
 	var b strings.Builder
-	for i, r := range name {
-		if i > 0 && r >= 'A' && r <= 'Z' {
-			b.WriteByte(' ')
+	rs := []rune(name)
+	for i, r := range rs {
+		upper := r >= 'A' && r <= 'Z'
+		if i > 0 && upper {
+			prevLower := rs[i-1] >= 'a' && rs[i-1] <= 'z'
+			nextLower := i+1 < len(rs) && rs[i+1] >= 'a' && rs[i+1] <= 'z'
+			if prevLower || nextLower {
+				b.WriteByte(' ')
+			}
 		}
 		b.WriteRune(r)
 	}

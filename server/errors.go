@@ -208,6 +208,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 			c.Response().Header().Set("Retry-After", "5")
 		}
 	}
+	// A file handler may have set headers of the file it meant to send.
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, echo.MIMEApplicationJSONCharsetUTF8)
+	for _, k := range []string{"Content-Disposition", "ETag", "Last-Modified", "Cache-Control", "Content-Encoding"} {
+		h.Del(k)
+	}
 	body := ErrorResponse{Error: ErrorBody{Code: e.Code, Message: e.Message, Details: e.Details}}
 	var werr error
 	if c.Request().Method == http.MethodHead {

@@ -449,6 +449,9 @@ func (s *Server) createCategory(c echo.Context) error {
 		return err
 	}
 	slug := Slugify(name)
+	if isAllDigits(slug) {
+		slug = "category-" + slug // "2024" must not read as an id
+	}
 	if req.Slug != nil {
 		if err := validateSlug("slug", *req.Slug); err != nil {
 			return err

@@ -495,7 +495,7 @@ func TestCategories(t *testing.T) {
 		{"slug conflict", "POST", base, map[string]any{"name": "Party again", "slug": "party-time"}, 409, "category_exists"},
 		{"derived slug conflict", "POST", base, map[string]any{"name": "Zeremonie Empfang"}, 409, "category_exists"},
 		{"numeric-only slug", "POST", base, map[string]any{"name": "Numbers", "slug": "2026"}, 400, "invalid_parameter"},
-		{"numeric-only name gives a numeric slug", "POST", base, map[string]any{"name": "2026"}, 400, "invalid_parameter"},
+		{"explicit numeric-only slug", "POST", base, map[string]any{"name": "Year", "slug": "2026"}, 400, "invalid_parameter"},
 		{"invalid slug", "POST", base, map[string]any{"name": "X", "slug": "Not OK"}, 400, "invalid_parameter"},
 		{"empty name", "POST", base, map[string]any{"name": ""}, 400, "invalid_parameter"},
 		{"unknown field", "POST", base, map[string]any{"name": "X", "color": "red"}, 400, "invalid_request"},
@@ -536,6 +536,19 @@ func TestCategories(t *testing.T) {
 	}
 	if p := ts.getPhoto(t, none.Uploaded[0].ID); p.CategoryID != nil {
 		t.Errorf("uncategorised photo has category %v", *p.CategoryID)
+	}
+
+	// A numeric name gets a slug that cannot be mistaken for an id.
+	resp, body = ts.do(t, http.MethodPost, base, ts.Admin, map[string]any{"name": "2026"})
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create category \"2026\": %d %s", resp.StatusCode, body)
+	}
+	numeric := decode[server.CategoryResponse](t, body)
+	if numeric.Slug != "category-2026" {
+		t.Fatalf("slug of category \"2026\" = %q, want category-2026", numeric.Slug)
+	}
+	if resp, _ := ts.do(t, "DELETE", fmt.Sprintf("%s/%d", base, numeric.ID), ts.Admin, nil); resp.StatusCode != 204 {
+		t.Fatalf("delete numeric category: %d", resp.StatusCode)
 	}
 
 	// The list shows both categories in order with their photo counts.

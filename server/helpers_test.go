@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,12 +31,28 @@ type testServer struct {
 	Cfg   server.Config
 	Admin string // a token with the admin scope
 	t     testing.TB
+	close func() // stops the server; safe to call twice
 }
 
 // newTestServer starts a server; opts adjust the configuration first.
 func newTestServer(t testing.TB, opts ...func(*server.Config)) *testServer {
 	t.Helper()
-	dir := t.TempDir()
+	return newTestServerAt(t, t.TempDir(), opts...)
+}
+
+// restartTestServer stops ts (as a clean shutdown would) and starts a new server on the
+// same data folder, keeping ts's admin token.
+func restartTestServer(t testing.TB, ts *testServer, opts ...func(*server.Config)) *testServer {
+	t.Helper()
+	ts.close()
+	next := newTestServerAt(t, ts.Cfg.DataDir, opts...)
+	next.Admin = ts.Admin
+	return next
+}
+
+// newTestServerAt starts a server on an existing or new data folder.
+func newTestServerAt(t testing.TB, dir string, opts ...func(*server.Config)) *testServer {
+	t.Helper()
 	cfg := server.DefaultConfig()
 	cfg.DataDir = dir
 	cfg.Listen = "127.0.0.1:0"
@@ -62,14 +79,15 @@ func newTestServer(t testing.TB, opts ...func(*server.Config)) *testServer {
 	}
 	hs := httptest.NewServer(srv.Handler())
 	stop := srv.StartBackground(ctx)
-	t.Cleanup(func() {
+	ts := &testServer{URL: hs.URL, Srv: srv, DB: db, Blobs: blobs, Cfg: cfg, t: t}
+	ts.close = sync.OnceFunc(func() {
 		hs.Close()
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		stop(sctx)
 		db.Close()
 	})
-	ts := &testServer{URL: hs.URL, Srv: srv, DB: db, Blobs: blobs, Cfg: cfg, t: t}
+	t.Cleanup(ts.close)
 	ts.Admin = ts.token(t, "admin")
 	return ts
 }

@@ -480,6 +480,21 @@ func (s *Server) updatePhoto(c echo.Context) error {
 	return c.JSON(http.StatusOK, photoResponse(e.Slug, updated))
 }
 
+// retryVariants makes a photo's variants again in the background: after a failure (a
+// video when ffmpeg was missing, say) or to rebuild them.
+func (s *Server) retryVariants(c echo.Context) error {
+	p, e, err := s.findPhoto(c)
+	if err != nil {
+		return err
+	}
+	if err := s.db.RetryPhotoVariants(c.Request().Context(), p.ID, variants.JobKind); err != nil {
+		return notFound(err, "photo_not_found", "no photo %d", p.ID)
+	}
+	s.queue.Notify()
+	p.Derivatives = storage.DerivativesPending
+	return c.JSON(http.StatusAccepted, photoResponse(e.Slug, p))
+}
+
 func (s *Server) reorderPhotos(c echo.Context) error {
 	e, err := s.findEvent(c)
 	if err != nil {

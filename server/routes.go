@@ -102,6 +102,8 @@ func routes() []route {
 			Request: new(BulkDeleteRequest), Response: new(BulkDeleteResponse), Status: 200, Errors: []string{"invalid_request", "invalid_parameter"}, Handler: (*Server).bulkDeletePhotos},
 		{Method: http.MethodPost, Path: "/api/v1/photos/repair-dimensions", Scope: ScopePhotosWrite, ID: "repairDimensions", Summary: "Re-read dimensions of photos that lack them", Tag: "Photos",
 			Response: new(RepairDimensionsResponse), Status: 200, Handler: (*Server).repairDimensions},
+		{Method: http.MethodPost, Path: "/api/v1/photos/:photo_id/variants", Scope: ScopePhotosWrite, ID: "retryVariants", Summary: "Make the thumbnail and display copy again (after a failure, or once ffmpeg is installed)", Tag: "Photos",
+			Request: new(PhotoPathRequest), Response: new(PhotoResponse), Status: 202, Errors: []string{"invalid_parameter", "photo_not_found"}, Handler: (*Server).retryVariants},
 		{Method: http.MethodGet, Path: "/api/v1/photos/:photo_id/download", Scope: ScopePhotosRead, ID: "downloadPhoto", Summary: "Download the original file", Tag: "Photos",
 			Request: new(PhotoPathRequest), Status: 200, Produces: "application/octet-stream", Errors: []string{"invalid_parameter", "photo_not_found", "file_not_found", "range_not_satisfiable", "precondition_failed"}, Handler: (*Server).downloadPhoto},
 

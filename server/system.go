@@ -40,14 +40,15 @@ func (s *Server) readyz(c echo.Context) error {
 	} else {
 		checks["data_dir"] = "ok"
 	}
-	if _, err := exec.LookPath(s.cfg.FFmpegPath); err != nil {
-		checks["ffmpeg"] = "missing: video posters cannot be made (apt-get install ffmpeg)"
-	} else {
-		checks["ffmpeg"] = "ok"
+	for name, bin := range map[string]string{"ffmpeg": s.cfg.FFmpegPath, "ffprobe": s.cfg.FFprobePath} {
+		if _, err := exec.LookPath(bin); err != nil {
+			checks[name] = "missing: video processing is off (apt-get install ffmpeg)"
+		} else {
+			checks[name] = "ok"
+		}
 	}
 	if !ready {
-		c.Response().Header().Set("Retry-After", "5")
-		return c.JSON(http.StatusServiceUnavailable, HealthResponse{Status: "unavailable", Version: Version, Checks: checks})
+		return apiError("unavailable", "the server is not ready").withDetails("checks", checks)
 	}
 	return c.JSON(http.StatusOK, HealthResponse{Status: "ok", Version: Version, Checks: checks})
 }

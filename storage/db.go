@@ -110,7 +110,7 @@ func (db *DB) Ping(ctx context.Context) error {
 }
 
 // now returns the database clock in UTC.
-func (db *DB) now() time.Time { return db.Now().UTC() }
+func (db *DB) now() time.Time { return db.Now().UTC().Truncate(time.Microsecond) }
 
 // rebind turns ? placeholders into the dialect's form. SQLite takes ? as written; the
 // PostgreSQL dialect will number them ($1, $2, ...).

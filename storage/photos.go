@@ -279,6 +279,23 @@ type PhotoCreateResult struct {
 // updates the event counters, adopts the blobs (removing their GC intents) and enqueues
 // one job per stored photo for each kind in jobKinds. Each Photo's blob must already exist.
 func (db *DB) CreatePhotos(ctx context.Context, eventID int64, photos []*Photo, jobKinds ...string) ([]PhotoCreateResult, error) {
+	return db.CreatePhotosWith(ctx, eventID, photos, CreatePhotosOptions{JobKinds: jobKinds})
+}
+
+// CreatePhotosOptions are the extra effects of CreatePhotosWith, applied in the same
+// transaction as the rows.
+type CreatePhotosOptions struct {
+	// JobKinds are enqueued once per stored photo.
+	JobKinds []string
+	// UploadID, when set, closes that chunked upload session with the single photo's
+	// result (stored, or the duplicate it repeats), so the session and the photo can
+	// never disagree after a crash.
+	UploadID string
+}
+
+// CreatePhotosWith is CreatePhotos with options.
+func (db *DB) CreatePhotosWith(ctx context.Context, eventID int64, photos []*Photo, opts CreatePhotosOptions) ([]PhotoCreateResult, error) {
+	jobKinds := opts.JobKinds
 	now := db.now()
 	results := make([]PhotoCreateResult, len(photos))
 	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
@@ -307,7 +324,7 @@ func (db *DB) CreatePhotos(ctx context.Context, eventID int64, photos []*Photo, 
 			freshSize += p.Size
 		}
 		if len(fresh) == 0 {
-			return nil
+			return db.closeUpload(ctx, tx, opts.UploadID, results)
 		}
 		// One conditional update checks the cap and reserves the places; on PostgreSQL it
 		// also locks the event row, so concurrent uploads cannot both pass the check.
@@ -343,7 +360,7 @@ func (db *DB) CreatePhotos(ctx context.Context, eventID int64, photos []*Photo, 
 			}
 			results[i] = PhotoCreateResult{Photo: p}
 		}
-		return nil
+		return db.closeUpload(ctx, tx, opts.UploadID, results)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store %d photos in event %d: %w", len(photos), eventID, formatError(err))
@@ -554,4 +571,25 @@ func (db *DB) SetPhotoDerivatives(ctx context.Context, id int64, status string) 
 	}
 	n, _ := res.RowsAffected()
 	return n > 0, nil
+}
+
+// RetryPhotoVariants marks a photo's variants as pending again and enqueues a job of
+// kind to make them, in one transaction.
+func (db *DB) RetryPhotoVariants(ctx context.Context, id int64, kind string) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, db.rebind(`UPDATE photos SET derivatives_status = ?, updated_at = ? WHERE id = ?`),
+			DerivativesPending, ts(db.now()), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		_, err = db.enqueueJob(ctx, tx, kind, PhotoJob{PhotoID: id}, db.now())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("retry variants of photo %d: %w", id, formatError(err))
+	}
+	return nil
 }

@@ -43,7 +43,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	switch cmd {
 	case "serve":
-		return runServe(ctx, args, getenv, stderr)
+		err := runServe(ctx, args, getenv, stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
 	case "migrate":
 		return runMigrate(ctx, args, getenv, stdout, stderr)
 	case "openapi":

@@ -145,14 +145,19 @@ func (in *Ingester) Stage(ctx context.Context, eventID int64, name string, r io.
 
 	info, err := media.Probe(ctx, in.Media, st.Path)
 	if err != nil {
+		if format.Kind() == media.KindVideo && errors.Is(err, media.ErrFFmpegMissing) {
+			// Without ffprobe a video is still kept (a photographer's file is never
+			// refused for a missing tool); its size, duration and poster stay unknown
+			// until ffmpeg is installed and its variants are made again.
+			st.Info = media.Info{Format: format, Orientation: 1}
+			return st, nil, nil
+		}
 		st.Remove()
 		switch {
 		case errors.Is(err, media.ErrTooManyPixels):
 			return nil, &Rejection{Code: "image_too_large", Message: "the image declares more pixels than this server decodes"}, nil
 		case errors.Is(err, media.ErrCorruptFile), errors.Is(err, media.ErrUnsupportedFormat):
 			return nil, &Rejection{Code: "unreadable_media", Message: fmt.Sprintf("the file looks like %s but cannot be read", format.Extension())}, nil
-		case errors.Is(err, media.ErrFFmpegMissing):
-			return nil, nil, fmt.Errorf("probe video: %w", err)
 		case ctx.Err() != nil:
 			return nil, nil, ctx.Err()
 		}
@@ -202,7 +207,7 @@ func (in *Ingester) Commit(ctx context.Context, eventID int64, staged []*Staged,
 			w, h := s.Info.Width, s.Info.Height
 			p.Width, p.Height = &w, &h
 		}
-		if s.Info.Format.Kind() == media.KindVideo {
+		if s.Info.Format.Kind() == media.KindVideo && s.Info.Duration > 0 {
 			d := s.Info.Duration
 			p.Duration = &d
 		}
