@@ -38,6 +38,9 @@ type Info struct {
 	// other zones as if it were an instant.
 	CapturedAt          *time.Time
 	CapturedAtHasOffset bool
+	// VideoCodec is the codec of a video's first video stream as ffprobe names it
+	// (h264, hevc, vp9, ...); empty for images.
+	VideoCodec string
 	// Camera is what EXIF says about the camera; zero for video.
 	Camera Camera
 	// Duration is the length of a video in seconds; 0 for images and when

@@ -61,7 +61,7 @@ func ffprobeArgs(path string) []string {
 // probeEntries are the fields ffprobe reports: container name, duration and
 // tags (creation time); stream size, duration, rotation and tags.
 const probeEntries = "format=format_name,duration:format_tags:" +
-	"stream=codec_type,width,height,duration:stream_tags:stream_side_data=rotation"
+	"stream=codec_type,codec_name,width,height,duration:stream_tags:stream_side_data=rotation"
 
 // probeOutput is the part of ffprobe's JSON that probeVideo reads.
 type probeOutput struct {
@@ -72,6 +72,7 @@ type probeOutput struct {
 	} `json:"format"`
 	Streams []struct {
 		CodecType    string            `json:"codec_type"`
+		CodecName    string            `json:"codec_name"`
 		Width        int               `json:"width"`
 		Height       int               `json:"height"`
 		Duration     string            `json:"duration"`
@@ -109,7 +110,7 @@ func probeVideo(ctx context.Context, cfg Config, path string, format Format) (In
 	if quarterTurn(rotation(s.Tags, s.SideDataList)) {
 		w, h = h, w
 	}
-	info := Info{Format: format, Width: w, Height: h, Orientation: 1}
+	info := Info{Format: format, Width: w, Height: h, Orientation: 1, VideoCodec: s.CodecName}
 	info.Duration = parseSeconds(out.Format.Duration)
 	if info.Duration == 0 {
 		info.Duration = parseSeconds(s.Duration)

@@ -45,6 +45,11 @@ type Config struct {
 	FFmpegPath string `env:"GALLERIST_FFMPEG_PATH"`
 	// FFprobePath is the ffprobe binary used to read video metadata.
 	FFprobePath string `env:"GALLERIST_FFPROBE_PATH"`
+	// UploadExpiry is how long a chunked upload session lives; the janitor then removes it
+	// and its chunks.
+	UploadExpiry time.Duration `env:"GALLERIST_UPLOAD_EXPIRY"`
+	// ChunkSizeMB is the chunk size given to new chunked upload sessions.
+	ChunkSizeMB int64 `env:"GALLERIST_CHUNK_SIZE_MB"`
 	// JanitorInterval is how often orphaned blobs and temporary files are removed.
 	JanitorInterval time.Duration `env:"GALLERIST_JANITOR_INTERVAL"`
 	// BlobGrace is how long an unfinished upload's bytes are kept before the janitor may
@@ -66,6 +71,8 @@ func DefaultConfig() Config {
 		MediaMemoryMB:   512,
 		FFmpegPath:      "ffmpeg",
 		FFprobePath:     "ffprobe",
+		UploadExpiry:    24 * time.Hour,
+		ChunkSizeMB:     8,
 		JanitorInterval: 10 * time.Minute,
 		BlobGrace:       time.Hour,
 	}
@@ -153,6 +160,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MediaMemoryMB < 64 {
 		bad("GALLERIST_MEDIA_MEMORY_MB", "must be at least 64")
+	}
+	if c.UploadExpiry < time.Minute {
+		bad("GALLERIST_UPLOAD_EXPIRY", "must be at least 1m")
+	}
+	if c.ChunkSizeMB < 1 || c.ChunkSizeMB > 256 {
+		bad("GALLERIST_CHUNK_SIZE_MB", "must be from 1 to 256")
 	}
 	if c.JanitorInterval <= 0 {
 		bad("GALLERIST_JANITOR_INTERVAL", "must be positive")

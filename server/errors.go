@@ -74,6 +74,15 @@ var Codes = map[string]ErrorCode{
 	"photo_not_found":        {404, "No photo with this id (or not yours)."},
 	"category_not_found":     {404, "No category with this id or slug in the event."},
 	"token_not_found":        {404, "No API token with this id."},
+	"upload_not_found":       {404, "No upload session with this id that you opened."},
+	"upload_expired":         {410, "The upload session expired; start a new one."},
+	"upload_closed":          {409, "The upload session is completed, a duplicate or aborted; details.status says which."},
+	"upload_in_progress":     {409, "Another request is completing this upload; retry after Retry-After."},
+	"missing_chunks":         {409, "Some chunks have not arrived; details.missing lists their indexes."},
+	"chunk_out_of_range":     {400, "The chunk index is outside 0..chunk_count-1."},
+	"chunk_size_mismatch":    {400, "Every chunk but the last must be exactly chunk_size bytes, the last the remainder; details say which size was expected."},
+	"checksum_mismatch":      {400, "The bytes do not match their Content-MD5 / Repr-Digest / Digest header, or the whole file does not match the declared sha256."},
+	"length_required":        {411, "A chunk must be sent with Content-Length."},
 	"file_not_found":         {404, "No file with this name in this gallery."},
 	"method_not_allowed":     {405, "The route does not take this method."},
 	"slug_taken":             {409, "Another event already uses this slug."},
@@ -203,7 +212,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	case e.Cause != nil:
 		s.log.Debug("request refused", "request_id", reqID, "code", e.Code, "error", err)
 	}
-	if e.Status == http.StatusServiceUnavailable || e.Status == http.StatusTooManyRequests {
+	if e.Status == http.StatusServiceUnavailable || e.Status == http.StatusTooManyRequests || e.Code == "upload_in_progress" {
 		if c.Response().Header().Get("Retry-After") == "" {
 			c.Response().Header().Set("Retry-After", "5")
 		}

@@ -98,6 +98,7 @@ type PhotoResponse struct {
 	CapturedAt    *string           `json:"captured_at" format:"date-time" description:"EXIF DateTimeOriginal, in the camera's offset when EXIF has one."`
 	EXIF          EXIFSummary       `json:"exif" required:"true"`
 	Duration      *float64          `json:"duration" description:"Seconds, videos only."`
+	VideoCodec    string            `json:"video_codec,omitempty" description:"Videos only: the codec of the video stream (h264, hevc, vp9, ...)."`
 	IsHidden      bool              `json:"is_hidden" required:"true"`
 	CategoryID    *int64            `json:"category_id"`
 	Position      int64             `json:"position" required:"true"`
@@ -199,7 +200,7 @@ func photoResponse(slug string, p *storage.Photo) PhotoResponse {
 		CapturedAt: formatCaptured(p),
 		EXIF: EXIFSummary{Make: p.Camera.Make, Model: p.Camera.Model, Lens: p.Camera.Lens, FNumber: p.Camera.FNumber,
 			ExposureTime: p.Camera.ExposureTime, ISO: p.Camera.ISO, FocalLength: p.Camera.FocalLength},
-		Duration: p.Duration, IsHidden: p.IsHidden, CategoryID: p.CategoryID, Position: p.Position,
+		Duration: p.Duration, VideoCodec: p.VideoCodec, IsHidden: p.IsHidden, CategoryID: p.CategoryID, Position: p.Position,
 		Feedback:      FeedbackAggregate{Likes: p.Likes, AverageRating: p.RatingAvg, Ratings: p.RatingCount, Comments: p.Comments},
 		DownloadCount: p.Downloads, ViewCount: p.Views, VariantStatus: p.Derivatives,
 		UploadedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
@@ -310,7 +311,7 @@ func (s *Server) uploadPhotos(c echo.Context) error {
 	}
 	out := UploadPhotosResponse{Uploaded: []UploadedPhoto{}, Skipped: skipped}
 	if len(staged) > 0 {
-		results, err := s.ingest.Commit(ctx, e.ID, staged, categoryID, variants.JobKind)
+		results, err := s.ingest.Commit(ctx, e.ID, staged, categoryID, storage.CreatePhotosOptions{JobKinds: []string{variants.JobKind}})
 		if errors.Is(err, storage.ErrPhotoCapReached) {
 			fresh, ferr := s.db.FindEventByID(ctx, e.ID)
 			if ferr == nil {

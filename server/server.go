@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/gallerist/gallerist/media"
 	"github.com/gallerist/gallerist/server/ingest"
@@ -39,9 +40,11 @@ type Server struct {
 	queue    *queue.Runner
 	metrics  *metrics
 	settings *settingsCache
-	http     *http.Server
-	addr     chan string
-	stopOnce sync.Once
+	// completions collapses concurrent completes of one upload session into one.
+	completions singleflight.Group
+	http        *http.Server
+	addr        chan string
+	stopOnce    sync.Once
 }
 
 // Deps are the parts a Server is built on.

@@ -87,11 +87,12 @@ func (s *Server) scheduleJanitor(ctx context.Context) {
 type JanitorReport struct {
 	Blobs     int
 	TempFiles int
+	Uploads   int // expired upload sessions removed with their chunks
 }
 
 // Janitor removes what crashes and failures leave behind: blobs in the GC ledger whose
-// time has come (never one a photo row points at) and temporary files older than
-// BlobGrace.
+// time has come (never one a photo row points at), expired upload sessions with their
+// chunks, and temporary files older than BlobGrace.
 func (s *Server) Janitor(ctx context.Context) (JanitorReport, error) {
 	var rep JanitorReport
 	now := time.Now()
@@ -119,6 +120,17 @@ func (s *Server) Janitor(ctx context.Context) (JanitorReport, error) {
 			break // some failed; try again next pass
 		}
 	}
+	expired, err := s.db.FindExpiredUploads(ctx, now, 200)
+	if err != nil {
+		return rep, err
+	}
+	for _, u := range expired {
+		s.removeChunks(ctx, u)
+		if err := s.db.DeleteUpload(ctx, u.ID); err != nil {
+			return rep, err
+		}
+		rep.Uploads++
+	}
 	for _, dir := range []string{s.cfg.TempDir(), filepath.Join(s.blobs.Root(), ".tmp")} {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
@@ -134,8 +146,8 @@ func (s *Server) Janitor(ctx context.Context) (JanitorReport, error) {
 			}
 		}
 	}
-	if rep.Blobs > 0 || rep.TempFiles > 0 {
-		s.log.Info("janitor removed leftovers", "blobs", rep.Blobs, "temp_files", rep.TempFiles)
+	if rep.Blobs > 0 || rep.TempFiles > 0 || rep.Uploads > 0 {
+		s.log.Info("janitor removed leftovers", "blobs", rep.Blobs, "temp_files", rep.TempFiles, "expired_uploads", rep.Uploads)
 	}
 	return rep, nil
 }

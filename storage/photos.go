@@ -36,6 +36,7 @@ type Photo struct {
 	CapturedAt   *time.Time // in the camera's offset when EXIF had one
 	Camera       Camera
 	Duration     *float64
+	VideoCodec   string // video only: h264, hevc, vp9, ...
 	IsHidden     bool
 	Position     int64
 	Likes        int
@@ -78,7 +79,8 @@ func OriginalKey(eventID int64, filename string) string {
 const photoColumns = `p.id, p.event_id, p.category_id, p.stem, p.filename, p.original_name, p.blob_key, p.format, p.media_type,
 	p.mime_type, p.size, p.sha256, p.width, p.height, p.orientation, p.captured_at, p.camera_make, p.camera_model, p.lens,
 	p.f_number, p.exposure_time, p.iso, p.focal_length, p.duration, p.is_hidden, p.position, p.like_count, p.rating_count,
-	p.rating_sum, p.rating_avg, p.comment_count, p.download_count, p.view_count, p.derivatives_status, p.created_at, p.updated_at`
+	p.rating_sum, p.rating_avg, p.comment_count, p.download_count, p.view_count, p.derivatives_status, p.created_at, p.updated_at,
+	p.video_codec`
 
 func scanPhoto(row interface{ Scan(...any) error }) (*Photo, error) {
 	var p Photo
@@ -88,7 +90,8 @@ func scanPhoto(row interface{ Scan(...any) error }) (*Photo, error) {
 	err := row.Scan(&p.ID, &p.EventID, &cat, &p.Stem, &p.Filename, &p.OriginalName, &p.BlobKey, &p.Format, &p.MediaType,
 		&p.MIMEType, &p.Size, &p.SHA256, &w, &h, &p.Orientation, &captured, &p.Camera.Make, &p.Camera.Model, &p.Camera.Lens,
 		&fnum, &p.Camera.ExposureTime, &iso, &focal, &dur, &p.IsHidden, &p.Position, &p.Likes, &p.RatingCount,
-		&p.RatingSum, &p.RatingAvg, &p.Comments, &p.Downloads, &p.Views, &p.Derivatives, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt})
+		&p.RatingSum, &p.RatingAvg, &p.Comments, &p.Downloads, &p.Views, &p.Derivatives, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt},
+		&p.VideoCodec)
 	if err != nil {
 		return nil, formatError(err)
 	}
@@ -387,13 +390,13 @@ func (db *DB) insertPhoto(ctx context.Context, tx *sql.Tx, p *Photo) error {
 	return tx.QueryRowContext(ctx, db.rebind(`INSERT INTO photos (event_id, category_id, stem, filename, original_name, sort_name,
 		blob_key, format, media_type, mime_type, size, sha256, width, height, orientation, captured_at, captured_sort,
 		camera_make, camera_model, lens, f_number, exposure_time, iso, focal_length, duration, is_hidden, position,
-		derivatives_status, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		derivatives_status, created_at, updated_at, video_codec)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 		p.EventID, cat, p.Stem, p.Filename, p.OriginalName, strings.ToLower(p.OriginalName),
 		p.BlobKey, p.Format, p.MediaType, p.MIMEType, p.Size, p.SHA256, nullInt(p.Width), nullInt(p.Height), p.Orientation,
 		captured, capturedSort, p.Camera.Make, p.Camera.Model, p.Camera.Lens, nullFloat(p.Camera.FNumber), p.Camera.ExposureTime,
 		nullInt(p.Camera.ISO), nullFloat(p.Camera.FocalLength), nullFloat(p.Duration), p.IsHidden, p.Position,
-		p.Derivatives, ts(p.CreatedAt), ts(p.UpdatedAt)).Scan(&p.ID)
+		p.Derivatives, ts(p.CreatedAt), ts(p.UpdatedAt), p.VideoCodec).Scan(&p.ID)
 }
 
 func nullFloat(p *float64) any {

@@ -235,3 +235,17 @@ func (db *DB) closeUpload(ctx context.Context, tx *sql.Tx, uploadID string, resu
 	}
 	return nil
 }
+
+// FinishUpload closes a session that is being completed without storing a photo: as a
+// duplicate of photoID, or aborted (its bytes were refused).
+func (db *DB) FinishUpload(ctx context.Context, id, status string, photoID *int64) error {
+	var photo any
+	if photoID != nil {
+		photo = *photoID
+	}
+	if _, err := db.exec(ctx, `UPDATE uploads SET status = ?, photo_id = ?, completing_until = NULL, updated_at = ? WHERE id = ?`,
+		status, photo, ts(db.now()), id); err != nil {
+		return fmt.Errorf("finish upload: %w", err)
+	}
+	return nil
+}

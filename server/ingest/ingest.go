@@ -176,7 +176,7 @@ type Result struct {
 // Commit stores staged files in an event: intents, blobs, then rows and jobs in one
 // transaction. Either all non-duplicate files are stored or none (ErrPhotoCapReached,
 // ErrEventArchived, ...). Staged files are consumed either way.
-func (in *Ingester) Commit(ctx context.Context, eventID int64, staged []*Staged, categoryID *int64, jobKinds ...string) ([]Result, error) {
+func (in *Ingester) Commit(ctx context.Context, eventID int64, staged []*Staged, categoryID *int64, opts storage.CreatePhotosOptions) ([]Result, error) {
 	defer func() {
 		for _, s := range staged {
 			s.Remove()
@@ -202,6 +202,7 @@ func (in *Ingester) Commit(ctx context.Context, eventID int64, staged []*Staged,
 			CapturedAt:   s.Info.CapturedAt,
 			CategoryID:   categoryID,
 			Camera:       camera(s.Info.Camera),
+			VideoCodec:   s.Info.VideoCodec,
 		}
 		if s.Info.Width > 0 && s.Info.Height > 0 {
 			w, h := s.Info.Width, s.Info.Height
@@ -239,7 +240,7 @@ func (in *Ingester) Commit(ctx context.Context, eventID int64, staged []*Staged,
 	if in.Hold != nil {
 		in.Hold()
 	}
-	created, err := in.DB.CreatePhotos(ctx, eventID, photos, jobKinds...)
+	created, err := in.DB.CreatePhotosWith(ctx, eventID, photos, opts)
 	if err != nil {
 		cleanup()
 		return nil, err

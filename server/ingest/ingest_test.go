@@ -103,7 +103,7 @@ func TestStageAndCommit(t *testing.T) {
 	if st.OriginalName != "DSC_0001.jpg" || st.Size != int64(len(data)) || st.Info.Width != 300 || st.Info.Height != 400 {
 		t.Fatalf("staged %+v", st)
 	}
-	results, err := f.in.Commit(context.Background(), f.event.ID, []*ingest.Staged{st}, nil)
+	results, err := f.in.Commit(context.Background(), f.event.ID, []*ingest.Staged{st}, nil, storage.CreatePhotosOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestCrashBetweenBlobsAndRows(t *testing.T) {
 				t.Fatal("commit did not reach the hold point")
 			}
 		}()
-		f.in.Commit(context.Background(), f.event.ID, staged, nil)
+		f.in.Commit(context.Background(), f.event.ID, staged, nil, storage.CreatePhotosOptions{})
 	}()
 	var keys []string
 	f.blobs.Walk(context.Background(), "originals/", func(i blob.Info) error { keys = append(keys, i.Key); return nil })
@@ -183,7 +183,7 @@ func TestFailedCommitLeavesNothing(t *testing.T) {
 		st, _ := f.stage(t, "p.jpg", mediatest.JPEG(80, 60, 200+i, nil))
 		staged = append(staged, st)
 	}
-	_, err := f.in.Commit(context.Background(), f.event.ID, staged, nil)
+	_, err := f.in.Commit(context.Background(), f.event.ID, staged, nil, storage.CreatePhotosOptions{})
 	if !errors.Is(err, storage.ErrPhotoCapReached) {
 		t.Fatalf("commit over the cap: %v", err)
 	}

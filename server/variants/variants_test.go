@@ -62,7 +62,7 @@ func (f *fixture) store(t *testing.T, data []byte) *storage.Photo {
 	if err != nil || rej != nil {
 		t.Fatalf("stage: %v %+v", err, rej)
 	}
-	res, err := f.in.Commit(context.Background(), f.event, []*ingest.Staged{st}, nil)
+	res, err := f.in.Commit(context.Background(), f.event, []*ingest.Staged{st}, nil, storage.CreatePhotosOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -109,10 +109,21 @@ func (l *Local) PutFile(ctx context.Context, key, path string) error {
 // place renames a synced temp file to dst and fsyncs the folders that changed.
 func (l *Local) place(tmp, dst string) error {
 	dir := filepath.Dir(dst)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return err
+	var err error
+	// A concurrent Delete may remove the folder once it is empty, between MkdirAll and
+	// Rename; then the folder is made again.
+	for try := 0; try < 3; try++ {
+		if err = os.MkdirAll(dir, 0o750); err != nil {
+			return err
+		}
+		if err = os.Rename(tmp, dst); !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		if _, serr := os.Stat(tmp); serr != nil {
+			break // the source is what is missing
+		}
 	}
-	if err := os.Rename(tmp, dst); err != nil {
+	if err != nil {
 		return err
 	}
 	return syncDir(dir)
@@ -180,6 +191,13 @@ func (l *Local) Delete(_ context.Context, key string) error {
 	}
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	// Remove folders the deletion emptied, so deleted events and finished uploads leave
+	// no empty folders behind. A folder that still has files is left alone.
+	for dir := filepath.Dir(p); dir != l.root && strings.HasPrefix(dir, l.root+string(filepath.Separator)); dir = filepath.Dir(dir) {
+		if os.Remove(dir) != nil {
+			break
+		}
 	}
 	return nil
 }
