@@ -50,6 +50,16 @@ type Config struct {
 	UploadExpiry time.Duration `env:"GALLERIST_UPLOAD_EXPIRY"`
 	// ChunkSizeMB is the chunk size given to new chunked upload sessions.
 	ChunkSizeMB int64 `env:"GALLERIST_CHUNK_SIZE_MB"`
+	// WebhookAllowedHosts lists receiver hosts, IPs or CIDRs that may be on loopback,
+	// private or link-local addresses (refused otherwise, against SSRF).
+	WebhookAllowedHosts []string `env:"GALLERIST_WEBHOOK_ALLOWED_HOSTS"`
+	// WebhookTimeout bounds one webhook request.
+	WebhookTimeout time.Duration `env:"GALLERIST_WEBHOOK_TIMEOUT"`
+	// WebhookRetrySchedule is the wait before each retry of a failed delivery; its length
+	// is the number of retries.
+	WebhookRetrySchedule []time.Duration `env:"GALLERIST_WEBHOOK_RETRY_SCHEDULE"`
+	// WebhookSecretGrace is how long the previous secret keeps signing after a rotation.
+	WebhookSecretGrace time.Duration `env:"GALLERIST_WEBHOOK_SECRET_GRACE"`
 	// JanitorInterval is how often orphaned blobs and temporary files are removed.
 	JanitorInterval time.Duration `env:"GALLERIST_JANITOR_INTERVAL"`
 	// BlobGrace is how long an unfinished upload's bytes are kept before the janitor may
@@ -74,7 +84,11 @@ func DefaultConfig() Config {
 		UploadExpiry:    24 * time.Hour,
 		ChunkSizeMB:     8,
 		JanitorInterval: 10 * time.Minute,
-		BlobGrace:       time.Hour,
+		WebhookTimeout:  10 * time.Second,
+		WebhookRetrySchedule: []time.Duration{30 * time.Second, 2 * time.Minute, 10 * time.Minute, time.Hour,
+			6 * time.Hour, 24 * time.Hour},
+		WebhookSecretGrace: 24 * time.Hour,
+		BlobGrace:          time.Hour,
 	}
 }
 
@@ -167,6 +181,28 @@ func (c *Config) Validate() error {
 	if c.ChunkSizeMB < 1 || c.ChunkSizeMB > 256 {
 		bad("GALLERIST_CHUNK_SIZE_MB", "must be from 1 to 256")
 	}
+	if c.WebhookTimeout <= 0 || c.WebhookTimeout > 5*time.Minute {
+		bad("GALLERIST_WEBHOOK_TIMEOUT", "must be from 1ns to 5m")
+	}
+	if len(c.WebhookRetrySchedule) > 20 {
+		bad("GALLERIST_WEBHOOK_RETRY_SCHEDULE", "at most 20 retries")
+	}
+	for _, d := range c.WebhookRetrySchedule {
+		if d <= 0 {
+			bad("GALLERIST_WEBHOOK_RETRY_SCHEDULE", "every wait must be positive")
+			break
+		}
+	}
+	if c.WebhookSecretGrace < 0 {
+		bad("GALLERIST_WEBHOOK_SECRET_GRACE", "must not be negative")
+	}
+	for _, h := range c.WebhookAllowedHosts {
+		if strings.Contains(h, "/") {
+			if _, err := netip.ParsePrefix(h); err != nil {
+				bad("GALLERIST_WEBHOOK_ALLOWED_HOSTS", "%q is not a CIDR", h)
+			}
+		}
+	}
 	if c.JanitorInterval <= 0 {
 		bad("GALLERIST_JANITOR_INTERVAL", "must be positive")
 	}
@@ -253,6 +289,19 @@ func setField(v reflect.Value, raw string) error {
 			return fmt.Errorf("not true or false: %q", raw)
 		}
 		v.SetBool(b)
+	case []time.Duration:
+		var list []time.Duration
+		for _, s := range strings.Split(raw, ",") {
+			if s = strings.TrimSpace(s); s == "" {
+				continue
+			}
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				return fmt.Errorf("not a list of durations (like 30s,2m,1h): %q", raw)
+			}
+			list = append(list, d)
+		}
+		v.Set(reflect.ValueOf(list))
 	case []string:
 		var list []string
 		for _, s := range strings.Split(raw, ",") {
@@ -270,6 +319,13 @@ func setField(v reflect.Value, raw string) error {
 func formatField(v reflect.Value) string {
 	if l, ok := v.Interface().([]string); ok {
 		return strings.Join(l, ",")
+	}
+	if l, ok := v.Interface().([]time.Duration); ok {
+		parts := make([]string, len(l))
+		for i, d := range l {
+			parts[i] = d.String()
+		}
+		return strings.Join(parts, ",")
 	}
 	return fmt.Sprint(v.Interface())
 }

@@ -246,6 +246,7 @@ func (s *Server) createEvent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.queue.Notify()
 	return c.JSON(http.StatusCreated, s.eventResponse(stored))
 }
 
@@ -411,6 +412,7 @@ func (s *Server) setArchived(c echo.Context, archived bool) error {
 	if err != nil {
 		return notFound(err, "event_not_found", "no event %d", id)
 	}
+	s.queue.Notify()
 	return c.JSON(http.StatusOK, s.eventResponse(e))
 }
 

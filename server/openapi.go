@@ -12,6 +12,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/swaggest/openapi-go"
 	"github.com/swaggest/openapi-go/openapi31"
+
+	"github.com/gallerist/gallerist/server/webhook"
 )
 
 var echoParam = regexp.MustCompile(`:([a-z_]+)`)
@@ -85,6 +87,44 @@ func Spec() ([]byte, error) {
 		}
 		if err := r.AddOperation(oc); err != nil {
 			return nil, fmt.Errorf("operation %s %s: %w", rt.Method, rt.Path, err)
+		}
+	}
+	hooks := []struct {
+		name, summary string
+		payload       any
+	}{
+		{webhook.TypePhotoUploaded, "A file was stored in an event, whatever the route (multipart, chunked)", new(struct {
+			webhook.DeliveryHeaders
+			webhook.PhotoUploadedPayload
+		})},
+		{webhook.TypePhotoDeleted, "A photo was deleted (one per photo, bulk deletes included; not sent when an event is archived)", new(struct {
+			webhook.DeliveryHeaders
+			webhook.PhotoDeletedPayload
+		})},
+		{webhook.TypeEventCreated, "An event was created", new(struct {
+			webhook.DeliveryHeaders
+			webhook.EventCreatedPayload
+		})},
+		{webhook.TypeEventArchived, "An event was archived", new(struct {
+			webhook.DeliveryHeaders
+			webhook.EventArchivedPayload
+		})},
+		{webhook.TypeTest, "Sent by POST /api/v1/webhooks/{id}/test", new(struct {
+			webhook.DeliveryHeaders
+			webhook.TestPayload
+		})},
+	}
+	for _, h := range hooks {
+		oc, err := r.NewOperationContext(http.MethodPost, h.name)
+		if err != nil {
+			return nil, fmt.Errorf("webhook %s: %w", h.name, err)
+		}
+		oc.SetSummary(h.summary)
+		oc.SetDescription("Signed per Standard Webhooks; see docs/webhooks.md. Answer 2xx to acknowledge; anything else is retried (410 Gone disables the receiver).")
+		oc.AddReqStructure(h.payload)
+		oc.AddRespStructure(nil, openapi.WithHTTPStatus(http.StatusOK))
+		if err := r.AddWebhook(oc); err != nil {
+			return nil, fmt.Errorf("webhook %s: %w", h.name, err)
 		}
 	}
 	b, err := json.MarshalIndent(r.Spec, "", "  ")

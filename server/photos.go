@@ -18,6 +18,7 @@ import (
 	"github.com/gallerist/gallerist/media"
 	"github.com/gallerist/gallerist/server/ingest"
 	"github.com/gallerist/gallerist/server/variants"
+	"github.com/gallerist/gallerist/server/webhook"
 	"github.com/gallerist/gallerist/storage"
 )
 
@@ -311,7 +312,7 @@ func (s *Server) uploadPhotos(c echo.Context) error {
 	}
 	out := UploadPhotosResponse{Uploaded: []UploadedPhoto{}, Skipped: skipped}
 	if len(staged) > 0 {
-		results, err := s.ingest.Commit(ctx, e.ID, staged, categoryID, storage.CreatePhotosOptions{JobKinds: []string{variants.JobKind}})
+		results, err := s.ingest.Commit(ctx, e.ID, staged, categoryID, storage.CreatePhotosOptions{JobKinds: []string{variants.JobKind}, Source: webhook.SourceMultipart})
 		if errors.Is(err, storage.ErrPhotoCapReached) {
 			fresh, ferr := s.db.FindEventByID(ctx, e.ID)
 			if ferr == nil {
@@ -531,6 +532,7 @@ func (s *Server) deletePhoto(c echo.Context) error {
 		return apiError("photo_not_found", "no photo %d", id)
 	}
 	s.removeBlobs(c.Request().Context(), deleted[0].BlobKeys())
+	s.queue.Notify()
 	return c.NoContent(http.StatusNoContent)
 }
 
@@ -564,6 +566,7 @@ func (s *Server) bulkDeletePhotos(c echo.Context) error {
 		keys = append(keys, p.BlobKeys()...)
 	}
 	s.removeBlobs(c.Request().Context(), keys)
+	s.queue.Notify()
 	for _, id := range ids {
 		if !gone[id] {
 			out.Errors = append(out.Errors, BulkDeleteError{PhotoID: id, Code: "photo_not_found"})

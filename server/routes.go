@@ -57,6 +57,28 @@ func routes() []route {
 		{Method: http.MethodDelete, Path: "/api/v1/tokens/:token_id", Scope: ScopeAdmin, ID: "revokeToken", Summary: "Revoke an API token", Tag: "Tokens",
 			Request: new(TokenPathRequest), Status: 204, Errors: []string{"invalid_parameter", "token_not_found"}, Handler: (*Server).revokeToken},
 
+		// Webhooks
+		{Method: http.MethodPost, Path: "/api/v1/webhooks", Scope: ScopeWebhooksManage, ID: "createWebhook", Summary: "Add a webhook receiver (the secret is shown once)", Tag: "Webhooks",
+			Request: new(CreateWebhookRequest), Response: new(CreatedWebhookResponse), Status: 201, Errors: []string{"invalid_request", "invalid_parameter", "url_not_allowed"}, Handler: (*Server).createWebhook},
+		{Method: http.MethodGet, Path: "/api/v1/webhooks", Scope: ScopeWebhooksManage, ID: "listWebhooks", Summary: "List webhook receivers", Tag: "Webhooks",
+			Response: new(WebhookListResponse), Status: 200, Handler: (*Server).listWebhooks},
+		{Method: http.MethodGet, Path: "/api/v1/webhooks/:webhook_id", Scope: ScopeWebhooksManage, ID: "getWebhook", Summary: "Get a webhook receiver", Tag: "Webhooks",
+			Request: new(WebhookPathRequest), Response: new(WebhookResponse), Status: 200, Errors: []string{"invalid_parameter", "webhook_not_found"}, Handler: (*Server).getWebhook},
+		{Method: http.MethodPatch, Path: "/api/v1/webhooks/:webhook_id", Scope: ScopeWebhooksManage, ID: "updateWebhook", Summary: "Change a receiver's URL, events, description or enable it again", Tag: "Webhooks",
+			Request: new(UpdateWebhookRequest), Response: new(WebhookResponse), Status: 200, Errors: []string{"invalid_request", "invalid_parameter", "webhook_not_found", "url_not_allowed"}, Handler: (*Server).updateWebhook},
+		{Method: http.MethodDelete, Path: "/api/v1/webhooks/:webhook_id", Scope: ScopeWebhooksManage, ID: "deleteWebhook", Summary: "Delete a webhook receiver and its deliveries", Tag: "Webhooks",
+			Request: new(WebhookPathRequest), Status: 204, Errors: []string{"invalid_parameter", "webhook_not_found"}, Handler: (*Server).deleteWebhook},
+		{Method: http.MethodPost, Path: "/api/v1/webhooks/:webhook_id/rotate-secret", Scope: ScopeWebhooksManage, ID: "rotateWebhookSecret", Summary: "New signing secret; the old one signs too for a grace period", Tag: "Webhooks",
+			Request: new(WebhookPathRequest), Response: new(RotateSecretResponse), Status: 200, Errors: []string{"invalid_parameter", "webhook_not_found"}, Handler: (*Server).rotateWebhookSecret},
+		{Method: http.MethodPost, Path: "/api/v1/webhooks/:webhook_id/test", Scope: ScopeWebhooksManage, ID: "testWebhook", Summary: "Send a webhook.test announcement to this receiver", Tag: "Webhooks",
+			Request: new(WebhookPathRequest), Response: new(DeliveryResponse), Status: 202, Errors: []string{"invalid_parameter", "webhook_not_found", "webhook_disabled"}, Handler: (*Server).testWebhook},
+		{Method: http.MethodGet, Path: "/api/v1/webhooks/:webhook_id/deliveries", Scope: ScopeWebhooksManage, ID: "listDeliveries", Summary: "A receiver's deliveries, newest first", Tag: "Webhooks",
+			Request: new(ListDeliveriesRequest), Response: new(DeliveryListResponse), Status: 200, Errors: []string{"invalid_parameter", "webhook_not_found"}, Handler: (*Server).listDeliveries},
+		{Method: http.MethodGet, Path: "/api/v1/webhooks/:webhook_id/deliveries/:delivery_id", Scope: ScopeWebhooksManage, ID: "getDelivery", Summary: "One delivery with every attempt and its payload", Tag: "Webhooks",
+			Request: new(DeliveryPathRequest), Response: new(DeliveryResponse), Status: 200, Errors: []string{"invalid_parameter", "webhook_not_found", "delivery_not_found"}, Handler: (*Server).getDelivery},
+		{Method: http.MethodPost, Path: "/api/v1/webhooks/:webhook_id/deliveries/:delivery_id/redeliver", Scope: ScopeWebhooksManage, ID: "redeliverWebhook", Summary: "Send a delivery again (same webhook-id)", Tag: "Webhooks",
+			Request: new(DeliveryPathRequest), Response: new(DeliveryResponse), Status: 202, Errors: []string{"invalid_parameter", "webhook_not_found", "delivery_not_found"}, Handler: (*Server).redeliverWebhook},
+
 		// Events
 		{Method: http.MethodPost, Path: "/api/v1/events", Scope: ScopeEventsWrite, ID: "createEvent", Summary: "Create an event", Tag: "Events",
 			Request: new(CreateEventRequest), Response: new(EventResponse), Status: 201, Errors: []string{"invalid_request", "invalid_parameter", "slug_taken"}, Handler: (*Server).createEvent},

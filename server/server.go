@@ -18,6 +18,7 @@ import (
 	"github.com/gallerist/gallerist/server/ingest"
 	"github.com/gallerist/gallerist/server/queue"
 	"github.com/gallerist/gallerist/server/variants"
+	"github.com/gallerist/gallerist/server/webhook"
 	"github.com/gallerist/gallerist/storage"
 	"github.com/gallerist/gallerist/storage/blob"
 )
@@ -40,6 +41,7 @@ type Server struct {
 	queue    *queue.Runner
 	metrics  *metrics
 	settings *settingsCache
+	guard    *webhook.Guard
 	// completions collapses concurrent completes of one upload session into one.
 	completions singleflight.Group
 	http        *http.Server
@@ -81,6 +83,16 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		Log: deps.Logger, Observe: s.metrics.observeThumbnail}
 	s.queue = queue.New(deps.DB, queue.Options{Workers: cfg.MediaWorkers, Logger: deps.Logger})
 	s.queue.Handle(variants.JobKind, s.variants.HandleJob)
+	guard, err := webhook.NewGuard(cfg.WebhookAllowedHosts)
+	if err != nil {
+		return nil, err
+	}
+	s.guard = guard
+	deliverer := &webhook.Deliverer{DB: deps.DB, Guard: guard, Timeout: cfg.WebhookTimeout, Schedule: cfg.WebhookRetrySchedule,
+		Log: deps.Logger, Version: Version}
+	s.queue.Handle(webhook.JobKind, deliverer.HandleJob)
+	// Changes announce themselves in their own transactions from now on.
+	deps.DB.SetAnnouncer(webhook.Announcer{}, webhook.JobKind, deliverer.MaxAttempts())
 	s.echo = s.newEcho()
 	return s, nil
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/gallerist/gallerist/server/ingest"
 	"github.com/gallerist/gallerist/server/variants"
+	"github.com/gallerist/gallerist/server/webhook"
 	"github.com/gallerist/gallerist/storage"
 	"github.com/gallerist/gallerist/storage/blob"
 )
@@ -450,7 +451,7 @@ func (s *Server) complete(ctx context.Context, id string) (completion, error) {
 			withDetails("sha256", staged.SHA256)
 	}
 	results, err := s.ingest.Commit(ctx, u.EventID, []*ingest.Staged{staged}, nil,
-		storage.CreatePhotosOptions{JobKinds: []string{variants.JobKind}, UploadID: u.ID})
+		storage.CreatePhotosOptions{JobKinds: []string{variants.JobKind}, UploadID: u.ID, Source: webhook.SourceChunked})
 	if err != nil {
 		s.reopen(ctx, id)
 		if errors.Is(err, storage.ErrPhotoCapReached) {

@@ -37,6 +37,10 @@ type DB struct {
 	dialect string
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
+	// announcer, when set, turns changes into webhook announcements (SetAnnouncer).
+	announcer       Announcer
+	deliverKind     string
+	deliverAttempts int
 }
 
 // writeTimeout bounds a write transaction that runs detached from its caller's context.

@@ -125,10 +125,17 @@ func (db *DB) CreateEvent(ctx context.Context, e *Event, uniqueSlug bool) error 
 			}
 			e.Slug = fmt.Sprintf("%s-%d", base, n)
 		}
-		return tx.QueryRowContext(ctx, db.rebind(`INSERT INTO events (slug, name, event_date, password_hash, expires_at, photo_cap,
+		if err := tx.QueryRowContext(ctx, db.rebind(`INSERT INTO events (slug, name, event_date, password_hash, expires_at, photo_cap,
 			allow_downloads, protection_level, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 			e.Slug, e.Name, nullString(e.Date), e.PasswordHash, tsPtr(e.ExpiresAt), nullInt(e.PhotoCap),
-			e.AllowDownloads, e.ProtectionLevel, ts(e.CreatedAt), ts(e.UpdatedAt)).Scan(&e.ID)
+			e.AllowDownloads, e.ProtectionLevel, ts(e.CreatedAt), ts(e.UpdatedAt)).Scan(&e.ID); err != nil {
+			return err
+		}
+		if db.announcer == nil {
+			return nil
+		}
+		_, err := db.announce(ctx, tx, db.announcer.EventCreated(e), 0)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("create event %q: %w", e.Slug, formatError(err))
@@ -237,15 +244,27 @@ func (db *DB) SetEventArchived(ctx context.Context, id int64, archived bool) (*E
 		archivedAt = ts(now)
 	}
 	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, db.rebind(`UPDATE events SET is_archived = ?, archived_at = CASE WHEN is_archived = ? THEN archived_at ELSE ? END, updated_at = ? WHERE id = ?`),
-			archived, archived, archivedAt, ts(now), id)
-		if err != nil {
+		var was bool
+		if err := tx.QueryRowContext(ctx, db.rebind(`SELECT is_archived FROM events WHERE id = ?`), id).Scan(&was); err != nil {
 			return formatError(err)
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
+		if was == archived {
+			return nil // idempotent: nothing changes and nothing is announced
 		}
-		return nil
+		if _, err := tx.ExecContext(ctx, db.rebind(`UPDATE events SET is_archived = ?, archived_at = ?, updated_at = ? WHERE id = ?`),
+			archived, archivedAt, ts(now), id); err != nil {
+			return formatError(err)
+		}
+		if !archived || db.announcer == nil {
+			return nil
+		}
+		// One event.archived; never one photo.deleted per photo.
+		e, err := scanEvent(tx.QueryRowContext(ctx, db.rebind(`SELECT `+eventColumns+` FROM events e WHERE e.id = ?`), id))
+		if err != nil {
+			return err
+		}
+		_, err = db.announce(ctx, tx, db.announcer.EventArchived(e), 0)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("archive event %d: %w", id, err)

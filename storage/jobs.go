@@ -51,6 +51,14 @@ func scanJob(row interface{ Scan(...any) error }) (*Job, error) {
 // enqueueJob adds a job inside the caller's transaction, so that the job exists exactly
 // when the change that causes it does.
 func (db *DB) enqueueJob(ctx context.Context, tx *sql.Tx, kind string, payload any, runAt time.Time) (int64, error) {
+	return db.enqueueJobMax(ctx, tx, kind, payload, runAt, DefaultJobMaxAttempts)
+}
+
+// enqueueJobMax is enqueueJob with its own number of tries.
+func (db *DB) enqueueJobMax(ctx context.Context, tx *sql.Tx, kind string, payload any, runAt time.Time, maxAttempts int) (int64, error) {
+	if maxAttempts < 1 {
+		maxAttempts = DefaultJobMaxAttempts
+	}
 	body, err := json.Marshal(payload)
 	if err != nil {
 		return 0, fmt.Errorf("encode %s job: %w", kind, err)
@@ -58,7 +66,7 @@ func (db *DB) enqueueJob(ctx context.Context, tx *sql.Tx, kind string, payload a
 	now := ts(db.now())
 	var id int64
 	err = tx.QueryRowContext(ctx, db.rebind(`INSERT INTO jobs (kind, payload, run_at, max_attempts, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`), kind, string(body), ts(runAt), DefaultJobMaxAttempts, now, now).Scan(&id)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`), kind, string(body), ts(runAt), maxAttempts, now, now).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("enqueue %s job: %w", kind, formatError(err))
 	}

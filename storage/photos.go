@@ -294,6 +294,9 @@ type CreatePhotosOptions struct {
 	// result (stored, or the duplicate it repeats), so the session and the photo can
 	// never disagree after a crash.
 	UploadID string
+	// Source says where the files came from (multipart, chunked, ...), for the
+	// photo.uploaded announcement.
+	Source string
 }
 
 // CreatePhotosWith is CreatePhotos with options.
@@ -362,6 +365,17 @@ func (db *DB) CreatePhotosWith(ctx context.Context, eventID int64, photos []*Pho
 				}
 			}
 			results[i] = PhotoCreateResult{Photo: p}
+		}
+		if db.announcer != nil {
+			e, err := scanEvent(tx.QueryRowContext(ctx, db.rebind(`SELECT `+eventColumns+` FROM events e WHERE e.id = ?`), eventID))
+			if err != nil {
+				return err
+			}
+			for _, i := range fresh {
+				if _, err := db.announce(ctx, tx, db.announcer.PhotoUploaded(e, photos[i], opts.Source), 0); err != nil {
+					return err
+				}
+			}
 		}
 		return db.closeUpload(ctx, tx, opts.UploadID, results)
 	})
@@ -518,6 +532,7 @@ func (db *DB) DeletePhotos(ctx context.Context, ids []int64) ([]*Photo, error) {
 	var deleted []*Photo
 	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		now := db.now()
+		events := map[int64]*Event{}
 		for _, id := range ids {
 			p, err := scanPhoto(tx.QueryRowContext(ctx, db.rebind(`SELECT `+photoColumns+` FROM photos p WHERE p.id = ?`), id))
 			if errors.Is(err, ErrNotFound) {
@@ -535,6 +550,18 @@ func (db *DB) DeletePhotos(ctx context.Context, ids []int64) ([]*Photo, error) {
 			}
 			for _, k := range p.BlobKeys() {
 				if err := db.scheduleBlobGC(ctx, tx, k, now); err != nil {
+					return err
+				}
+			}
+			if db.announcer != nil {
+				e, ok := events[p.EventID]
+				if !ok {
+					if e, err = scanEvent(tx.QueryRowContext(ctx, db.rebind(`SELECT `+eventColumns+` FROM events e WHERE e.id = ?`), p.EventID)); err != nil {
+						return err
+					}
+					events[p.EventID] = e
+				}
+				if _, err := db.announce(ctx, tx, db.announcer.PhotoDeleted(e, p), 0); err != nil {
 					return err
 				}
 			}

@@ -88,6 +88,19 @@ func (p permanentError) Unwrap() error { return p.err }
 // Permanent wraps err so that the job is kept as dead at once instead of retried.
 func Permanent(err error) error { return permanentError{err} }
 
+// retryError asks for the next try after a given delay instead of the runner's backoff.
+type retryError struct {
+	err   error
+	after time.Duration
+}
+
+func (r retryError) Error() string { return r.err.Error() }
+func (r retryError) Unwrap() error { return r.err }
+
+// RetryAfter wraps err so that the job's next try comes after d (a handler with its own
+// schedule, such as webhook deliveries). The job's max attempts still apply.
+func RetryAfter(err error, d time.Duration) error { return retryError{err, d} }
+
 // ExponentialBackoff returns base·2^(attempt-1), capped, with ±20% jitter so that jobs
 // failing together do not retry together.
 func ExponentialBackoff(base, ceiling time.Duration) func(int) time.Duration {
@@ -189,8 +202,13 @@ func (r *Runner) run(job *storage.Job) {
 	}
 	var retryAt *time.Time
 	var perm permanentError
+	var after retryError
 	if !errors.As(err, &perm) && job.Attempts < job.MaxAttempts {
-		t := time.Now().Add(r.opts.Backoff(job.Attempts))
+		d := r.opts.Backoff(job.Attempts)
+		if errors.As(err, &after) {
+			d = after.after
+		}
+		t := time.Now().Add(d)
 		retryAt = &t
 	}
 	if retryAt == nil {

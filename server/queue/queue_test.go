@@ -274,3 +274,18 @@ func TestJobThatKeepsKillingItsWorkerEndsDead(t *testing.T) {
 		t.Fatal("a job past its attempts ran again")
 	}
 }
+
+// TestRetryAfterOverridesBackoff: a handler's own delay decides the next try.
+func TestRetryAfterOverridesBackoff(t *testing.T) {
+	db := mustOpenDB(t, "")
+	var tries atomic.Int32
+	r := queue.New(db, queue.Options{Workers: 1, Poll: 5 * time.Millisecond, Backoff: func(int) time.Duration { return time.Hour }})
+	r.Handle("sched", func(ctx context.Context, j *storage.Job) error {
+		if tries.Add(1) == 1 {
+			return queue.RetryAfter(errors.New("later"), 20*time.Millisecond)
+		}
+		return nil
+	})
+	enqueue(t, db, "sched", 1)
+	runUntil(t, r, func() bool { return tries.Load() == 2 })
+}
