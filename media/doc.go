@@ -1,7 +1,10 @@
 // Package media turns uploaded files into what the gallery shows: it
 // recognises the format from the bytes, reads what a file says about itself
 // (dimensions, EXIF capture time and camera, video duration) and writes the
-// display copy and the thumbnail as plain JPEGs.
+// display copy and the thumbnail as plain JPEGs. Protect writes watermarked
+// copies of a chosen size for galleries that guard their pictures; its text
+// is drawn with the embedded Go Bold font (golang.org/x/image/font/gofont),
+// so no font file is needed at run time.
 //
 // It works on paths and writers only. It must not touch the database, know
 // about HTTP, or import any other package of the project; callers decide

@@ -60,6 +60,13 @@ type Config struct {
 	WebhookRetrySchedule []time.Duration `env:"GALLERIST_WEBHOOK_RETRY_SCHEDULE"`
 	// WebhookSecretGrace is how long the previous secret keeps signing after a rotation.
 	WebhookSecretGrace time.Duration `env:"GALLERIST_WEBHOOK_SECRET_GRACE"`
+	// AccelRedirect, when set (e.g. /_gallerist_files), hands file bytes to nginx: answers
+	// carry X-Accel-Redirect: <AccelRedirect>/<blob key>, an internal location aliased to
+	// <data dir>/blobs/. Only with the local blob store behind nginx.
+	AccelRedirect string `env:"GALLERIST_ACCEL_REDIRECT"`
+	// WatermarkLogo is a PNG drawn on protected variants (enhanced and maximum protection),
+	// besides the event's watermark text.
+	WatermarkLogo string `env:"GALLERIST_WATERMARK_LOGO"`
 	// JanitorInterval is how often orphaned blobs and temporary files are removed.
 	JanitorInterval time.Duration `env:"GALLERIST_JANITOR_INTERVAL"`
 	// BlobGrace is how long an unfinished upload's bytes are kept before the janitor may
@@ -202,6 +209,9 @@ func (c *Config) Validate() error {
 				bad("GALLERIST_WEBHOOK_ALLOWED_HOSTS", "%q is not a CIDR", h)
 			}
 		}
+	}
+	if c.AccelRedirect != "" && (!strings.HasPrefix(c.AccelRedirect, "/") || strings.ContainsAny(c.AccelRedirect, " ?#")) {
+		bad("GALLERIST_ACCEL_REDIRECT", "must be a path such as /_gallerist_files")
 	}
 	if c.JanitorInterval <= 0 {
 		bad("GALLERIST_JANITOR_INTERVAL", "must be positive")

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/gallerist/gallerist/storage"
+	"github.com/gallerist/gallerist/storage/blob"
 )
 
 // CreateEventRequest is the body of POST /api/v1/events.
@@ -26,6 +28,9 @@ type CreateEventRequest struct {
 	PhotoCap        *int       `json:"photo_cap,omitempty" minimum:"1" description:"Most photos the event may hold; uploads past it are refused."`
 	AllowDownloads  *bool      `json:"allow_downloads,omitempty" default:"true"`
 	ProtectionLevel *string    `json:"protection_level,omitempty" enum:"basic,standard,enhanced,maximum" default:"basic"`
+	IsPublished     *bool      `json:"is_published,omitempty" default:"true"`
+	FeedbackEnabled *bool      `json:"feedback_enabled,omitempty" default:"false"`
+	WatermarkText   *string    `json:"watermark_text,omitempty" maxLength:"100"`
 }
 
 // UpdateEventRequest is the body of PATCH /api/v1/events/{id}: any subset of the create
@@ -40,6 +45,9 @@ type UpdateEventRequest struct {
 	PhotoCap        OptInt    `json:"photo_cap,omitempty" minimum:"1"`
 	AllowDownloads  *bool     `json:"allow_downloads,omitempty"`
 	ProtectionLevel *string   `json:"protection_level,omitempty" enum:"basic,standard,enhanced,maximum"`
+	IsPublished     *bool     `json:"is_published,omitempty"`
+	FeedbackEnabled *bool     `json:"feedback_enabled,omitempty"`
+	WatermarkText   *string   `json:"watermark_text,omitempty" maxLength:"100"`
 }
 
 // EventPathRequest names an event in the path.
@@ -70,7 +78,10 @@ type EventResponse struct {
 	PhotoCount      int        `json:"photo_count" required:"true"`
 	TotalSize       int64      `json:"total_size" required:"true" description:"Bytes of the originals."`
 	TotalDownloads  int64      `json:"total_downloads" required:"true"`
-	ShareURL        string     `json:"share_url" required:"true" description:"The guest link (absolute when GALLERIST_BASE_URL is set)."`
+	ShareURL        string     `json:"share_url" required:"true" description:"The guest link. Without a password it carries the share key (?key=), which opens the gallery alone."`
+	IsPublished     bool       `json:"is_published" required:"true" description:"Unpublished galleries are closed to guests."`
+	FeedbackEnabled bool       `json:"feedback_enabled" required:"true" description:"Guests may like, rate and comment."`
+	WatermarkText   string     `json:"watermark_text" required:"true" description:"Text of the watermark at enhanced/maximum protection; empty means the event's name."`
 	CreatedAt       time.Time  `json:"created_at" required:"true"`
 	UpdatedAt       time.Time  `json:"updated_at" required:"true"`
 }
@@ -177,12 +188,13 @@ func validateName(field, n string, maxLen int) (string, error) {
 	return n, nil
 }
 
-func (s *Server) eventResponse(e *storage.Event) EventResponse {
+func (s *Server) eventResponse(c echo.Context, e *storage.Event) EventResponse {
 	return EventResponse{
 		ID: e.ID, Slug: e.Slug, Name: e.Name, Date: e.Date, HasPassword: e.PasswordHash != "",
 		ExpiresAt: e.ExpiresAt, PhotoCap: e.PhotoCap, AllowDownloads: e.AllowDownloads, ProtectionLevel: e.ProtectionLevel,
 		IsArchived: e.IsArchived, ArchivedAt: e.ArchivedAt, PhotoCount: e.PhotoCount, TotalSize: e.TotalSize,
-		TotalDownloads: e.TotalDownloads, ShareURL: strings.TrimSuffix(s.cfg.BaseURL, "/") + "/g/" + e.Slug,
+		TotalDownloads: e.TotalDownloads, ShareURL: s.shareURL(c, e), IsPublished: e.IsPublished,
+		FeedbackEnabled: e.FeedbackEnabled, WatermarkText: e.WatermarkText,
 		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
 	}
 }
@@ -196,7 +208,19 @@ func (s *Server) createEvent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	e := &storage.Event{Name: name, AllowDownloads: true, ProtectionLevel: storage.ProtectionBasic}
+	e := &storage.Event{Name: name, AllowDownloads: true, ProtectionLevel: storage.ProtectionBasic, IsPublished: true}
+	if req.IsPublished != nil {
+		e.IsPublished = *req.IsPublished
+	}
+	if req.FeedbackEnabled != nil {
+		e.FeedbackEnabled = *req.FeedbackEnabled
+	}
+	if req.WatermarkText != nil {
+		if utf8.RuneCountInString(*req.WatermarkText) > 100 {
+			return invalidParam("watermark_text", "must be at most 100 characters")
+		}
+		e.WatermarkText = strings.TrimSpace(*req.WatermarkText)
+	}
 	uniqueSlug := req.Slug == nil
 	if req.Slug != nil {
 		if err := validateSlug("slug", *req.Slug); err != nil {
@@ -247,7 +271,7 @@ func (s *Server) createEvent(c echo.Context) error {
 		return err
 	}
 	s.queue.Notify()
-	return c.JSON(http.StatusCreated, s.eventResponse(stored))
+	return c.JSON(http.StatusCreated, s.eventResponse(c, stored))
 }
 
 func (s *Server) listEvents(c echo.Context) error {
@@ -269,7 +293,7 @@ func (s *Server) listEvents(c echo.Context) error {
 	}
 	out := EventListResponse{Items: []EventResponse{}, Total: total, Limit: limit, Offset: offset}
 	for _, e := range events {
-		out.Items = append(out.Items, s.eventResponse(e))
+		out.Items = append(out.Items, s.eventResponse(c, e))
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -292,7 +316,7 @@ func (s *Server) getEvent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, s.eventResponse(e))
+	return c.JSON(http.StatusOK, s.eventResponse(c, e))
 }
 
 func (s *Server) updateEvent(c echo.Context) error {
@@ -354,6 +378,14 @@ func (s *Server) updateEvent(c echo.Context) error {
 		}
 	}
 	u.AllowDownloads = req.AllowDownloads
+	u.IsPublished, u.FeedbackEnabled = req.IsPublished, req.FeedbackEnabled
+	if req.WatermarkText != nil {
+		if utf8.RuneCountInString(*req.WatermarkText) > 100 {
+			return invalidParam("watermark_text", "must be at most 100 characters")
+		}
+		w := strings.TrimSpace(*req.WatermarkText)
+		u.WatermarkText = &w
+	}
 	if req.ProtectionLevel != nil {
 		if !contains(protectionLevels, *req.ProtectionLevel) {
 			return invalidParam("protection_level", "must be one of %s", strings.Join(protectionLevels, ", "))
@@ -367,7 +399,7 @@ func (s *Server) updateEvent(c echo.Context) error {
 	if err != nil {
 		return notFound(err, "event_not_found", "no event %d", e.ID)
 	}
-	return c.JSON(http.StatusOK, s.eventResponse(updated))
+	return c.JSON(http.StatusOK, s.eventResponse(c, updated))
 }
 
 func (s *Server) deleteEvent(c echo.Context) error {
@@ -380,7 +412,21 @@ func (s *Server) deleteEvent(c echo.Context) error {
 		return notFound(err, "event_not_found", "no event %d", e.ID)
 	}
 	s.removeBlobs(c.Request().Context(), keys)
+	s.removePrefix(c.Request().Context(), fmt.Sprintf("protected/%d/", e.ID))
 	return c.NoContent(http.StatusNoContent)
+}
+
+// removePrefix deletes every blob under a prefix (the protected variants of a deleted
+// photo or event), best effort.
+func (s *Server) removePrefix(ctx context.Context, prefix string) {
+	ctx = context.WithoutCancel(ctx)
+	var keys []string
+	_ = s.blobs.Walk(ctx, prefix, func(i blob.Info) error { keys = append(keys, i.Key); return nil })
+	for _, k := range keys {
+		if err := s.blobs.Delete(ctx, k); err != nil {
+			s.log.Warn("remove variant", "key", k, "error", err)
+		}
+	}
 }
 
 // removeBlobs deletes blobs whose rows are gone, then their GC ledger entries. A failure
@@ -413,7 +459,7 @@ func (s *Server) setArchived(c echo.Context, archived bool) error {
 		return notFound(err, "event_not_found", "no event %d", id)
 	}
 	s.queue.Notify()
-	return c.JSON(http.StatusOK, s.eventResponse(e))
+	return c.JSON(http.StatusOK, s.eventResponse(c, e))
 }
 
 func categoryResponse(cat *storage.Category) CategoryResponse {
@@ -543,4 +589,41 @@ func (s *Server) deleteCategory(c echo.Context) error {
 		return notFound(err, "category_not_found", "no category %d", cat.ID)
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+// ShareLinkResponse is an event's guest link.
+type ShareLinkResponse struct {
+	URL         string `json:"url" required:"true"`
+	Key         string `json:"key" required:"true" description:"The share key. It opens a gallery without a password; a gallery with one always asks for it."`
+	HasPassword bool   `json:"has_password" required:"true"`
+}
+
+// shareURL is the absolute guest link of an event.
+func (s *Server) shareURL(c echo.Context, e *storage.Event) string {
+	u := s.publicBaseURL(c) + "/g/" + e.Slug
+	if e.PasswordHash == "" {
+		u += "?key=" + e.ShareKey
+	}
+	return u
+}
+
+func (s *Server) getShareLink(c echo.Context) error {
+	e, err := s.findEvent(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, ShareLinkResponse{URL: s.shareURL(c, e), Key: e.ShareKey, HasPassword: e.PasswordHash != ""})
+}
+
+// rotateShareLink gives the event a new share key; every earlier guest session ends.
+func (s *Server) rotateShareLink(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	e, err := s.db.RotateShareKey(c.Request().Context(), id)
+	if err != nil {
+		return notFound(err, "event_not_found", "no event %d", id)
+	}
+	return c.JSON(http.StatusOK, ShareLinkResponse{URL: s.shareURL(c, e), Key: e.ShareKey, HasPassword: e.PasswordHash != ""})
 }

@@ -47,8 +47,12 @@ func TestCreateEvent(t *testing.T) {
 			if e.PhotoCount != 0 || e.TotalSize != 0 || e.TotalDownloads != 0 {
 				t.Errorf("counters = %d/%d/%d, want 0", e.PhotoCount, e.TotalSize, e.TotalDownloads)
 			}
-			if !strings.HasSuffix(e.ShareURL, "/g/"+e.Slug) {
+			// Without a password the share link carries the gallery's key.
+			if !strings.Contains(e.ShareURL, "/g/"+e.Slug+"?key=") || len(e.ShareURL) < len("/g/"+e.Slug+"?key=")+32 {
 				t.Errorf("share_url = %q", e.ShareURL)
+			}
+			if !e.IsPublished || e.FeedbackEnabled || e.WatermarkText != "" {
+				t.Errorf("guest defaults: published %v, feedback %v, watermark %q", e.IsPublished, e.FeedbackEnabled, e.WatermarkText)
 			}
 			if e.CreatedAt.IsZero() || e.UpdatedAt.IsZero() {
 				t.Errorf("times not set: %+v", e)

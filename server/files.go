@@ -2,6 +2,7 @@ package server
 
 import (
 	"archive/zip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/gallerist/gallerist/media"
 	"github.com/gallerist/gallerist/server/variants"
 	"github.com/gallerist/gallerist/storage"
 	"github.com/gallerist/gallerist/storage/blob"
@@ -46,6 +48,10 @@ func (s *Server) findFile(c echo.Context, wantExt func(*storage.Photo) string) (
 	if ext != wantExt(p) {
 		return nil, nil, apiError("file_not_found", "no such file")
 	}
+	// Hidden photos do not exist for guests.
+	if pr, _ := c.Get(principalKey).(*principal); isGuest(pr) && (p.IsHidden || pr.Event.ID != e.ID) {
+		return nil, nil, apiError("file_not_found", "no such file")
+	}
 	return p, e, nil
 }
 
@@ -62,9 +68,12 @@ func validStem(s string) bool {
 }
 
 func (s *Server) servePhoto(c echo.Context) error {
-	p, _, err := s.findFile(c, func(p *storage.Photo) string { return path.Ext(p.Filename)[1:] })
+	p, e, err := s.findFile(c, func(p *storage.Photo) string { return path.Ext(p.Filename)[1:] })
 	if err != nil {
 		return err
+	}
+	if pr, _ := c.Get(principalKey).(*principal); isGuest(pr) && !originalsAllowed(e) {
+		return apiError("download_not_allowed", "this gallery does not share its originals; view %s instead", fmt.Sprintf("/api/gallery/%s/photo/%d", e.Slug, p.ID))
 	}
 	return s.serveBlob(c, p.BlobKey, p.MIMEType, `"`+p.SHA256[:32]+`"`, photoMaxAge, "")
 }
@@ -100,6 +109,9 @@ func (s *Server) downloadPhoto(c echo.Context) error {
 // If-None-Match / If-Modified-Since → 304, Range / If-Range → 206, HEAD, private caching,
 // nosniff, and a Content-Type that is always the stored image or video type.
 func (s *Server) serveBlob(c echo.Context, key, contentType, etag string, maxAge time.Duration, disposition string) error {
+	if s.cfg.AccelRedirect != "" {
+		return s.accelRedirect(c, key, contentType, etag, maxAge, disposition)
+	}
 	r, info, err := s.blobs.Open(c.Request().Context(), key)
 	if errors.Is(err, blob.ErrNotFound) {
 		return apiError("file_not_found", "the file is missing").withCause(err)
@@ -196,6 +208,11 @@ func (s *Server) downloadZip(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return s.writeZip(c, e, photos)
+}
+
+// writeZip streams photos' originals as a ZIP named after the event.
+func (s *Server) writeZip(c echo.Context, e *storage.Event, photos []*storage.Photo) error {
 	h := c.Response().Header()
 	h.Set("Content-Type", "application/zip")
 	h.Set("Content-Disposition", contentDisposition("attachment", e.Slug+".zip"))
@@ -245,4 +262,152 @@ func uniqueName(used map[string]int, name string) string {
 	ext := path.Ext(name)
 	candidate := fmt.Sprintf("%s (%d)%s", strings.TrimSuffix(name, ext), used[key], ext)
 	return uniqueName(used, candidate)
+}
+
+// serveGalleryPhoto answers the image a guest views: the display copy, or at enhanced and
+// maximum protection the watermarked variant (made once, then cached); a video itself,
+// with Range for seeking. A full answer counts as a view.
+func (s *Server) serveGalleryPhoto(c echo.Context) error {
+	e, pr, err := s.galleryEvent(c)
+	if err != nil {
+		return err
+	}
+	p, err := s.galleryPhotoOf(c, e, pr)
+	if err != nil {
+		return err
+	}
+	countView := func(etag string) {
+		if !isGuest(pr) || c.Request().Header.Get("Range") != "" || c.Request().Header.Get("If-None-Match") == etag {
+			return
+		}
+		if err := s.db.CountPhotoView(context.WithoutCancel(c.Request().Context()), p.ID); err != nil {
+			s.log.Warn("count view", "photo_id", p.ID, "error", err)
+		}
+	}
+	if p.MediaType == "video" {
+		etag := `"` + p.SHA256[:32] + `"`
+		countView(etag)
+		return s.serveBlob(c, p.BlobKey, p.MIMEType, etag, photoMaxAge, "")
+	}
+	if err := s.variants.Ensure(c.Request().Context(), p); err != nil {
+		if errors.Is(err, variants.ErrFailed) {
+			return apiError("variant_not_ready", "this image cannot be shown").withCause(err)
+		}
+		if errors.Is(err, blob.ErrNotFound) {
+			return apiError("file_not_found", "the original of this image is missing").withCause(err)
+		}
+		return err
+	}
+	key, etag := p.DisplayKey(), `"`+p.SHA256[:32]+`-d1"`
+	if opts, ok := s.protection(e); ok {
+		k, err := s.variants.EnsureProtected(c.Request().Context(), p, opts, s.logoID)
+		if err != nil {
+			return err
+		}
+		key = k
+		etag = `"` + path.Base(strings.TrimSuffix(k, ".jpg")) + "-" + p.SHA256[:16] + `"`
+	}
+	countView(etag)
+	return s.serveBlob(c, key, "image/jpeg", etag, photoMaxAge, "")
+}
+
+// protection returns the watermark options of an event's protection level, and whether
+// guests get a protected variant at all (enhanced and maximum).
+func (s *Server) protection(e *storage.Event) (media.ProtectOptions, bool) {
+	text := e.WatermarkText
+	if text == "" {
+		text = e.Name
+	}
+	switch e.ProtectionLevel {
+	case storage.ProtectionEnhanced:
+		return media.ProtectOptions{MaxEdge: 1600, Text: text, Logo: s.logo, Opacity: 0.35}, true
+	case storage.ProtectionMaximum:
+		return media.ProtectOptions{MaxEdge: 1200, Text: text, Logo: s.logo, Opacity: 0.5, Tiled: true}, true
+	}
+	return media.ProtectOptions{}, false
+}
+
+// downloadGalleryPhoto gives a guest the original as an attachment, when the gallery
+// allows it, and counts the download.
+func (s *Server) downloadGalleryPhoto(c echo.Context) error {
+	e, pr, err := s.galleryEvent(c)
+	if err != nil {
+		return err
+	}
+	p, err := s.galleryPhotoOf(c, e, pr)
+	if err != nil {
+		return err
+	}
+	if isGuest(pr) {
+		if !originalsAllowed(e) {
+			return apiError("download_not_allowed", "this gallery does not allow downloads")
+		}
+		if c.Request().Header.Get("Range") == "" {
+			if err := s.db.CountPhotoDownloads(context.WithoutCancel(c.Request().Context()), p.ID); err != nil {
+				s.log.Warn("count download", "photo_id", p.ID, "error", err)
+			}
+		}
+	}
+	return s.serveBlob(c, p.BlobKey, p.MIMEType, `"`+p.SHA256[:32]+`"`, photoMaxAge, contentDisposition("attachment", p.OriginalName))
+}
+
+// downloadGalleryZip streams a ZIP of a gallery's visible originals for a guest (when
+// downloads are allowed) and counts a download of each.
+func (s *Server) downloadGalleryZip(c echo.Context) error {
+	e, pr, err := s.galleryEvent(c)
+	if err != nil {
+		return err
+	}
+	if isGuest(pr) && !originalsAllowed(e) {
+		return apiError("download_not_allowed", "this gallery does not allow downloads")
+	}
+	hidden := false
+	f := storage.PhotoFilter{EventID: e.ID, IsHidden: &hidden, Sort: "position_asc"}
+	if v := c.QueryParam("ids"); v != "" {
+		if f.IDs, err = parseIDList("ids", v); err != nil {
+			return err
+		}
+	}
+	photos, _, err := s.db.FindPhotos(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	if isGuest(pr) {
+		ids := make([]int64, len(photos))
+		for i, p := range photos {
+			ids[i] = p.ID
+		}
+		if err := s.db.CountPhotoDownloads(context.WithoutCancel(c.Request().Context()), ids...); err != nil {
+			s.log.Warn("count downloads", "error", err)
+		}
+	}
+	return s.writeZip(c, e, photos)
+}
+
+// accelRedirect authorizes a file answer and hands the bytes to nginx: the answer carries
+// our headers and X-Accel-Redirect naming the blob under GALLERIST_ACCEL_REDIRECT, an
+// internal nginx location aliased to the blob folder, and nginx serves Range and
+// conditional requests from the file. Our own ETag still answers If-None-Match here.
+func (s *Server) accelRedirect(c echo.Context, key, contentType, etag string, maxAge time.Duration, disposition string) error {
+	info, err := s.blobs.Stat(c.Request().Context(), key)
+	if errors.Is(err, blob.ErrNotFound) {
+		return apiError("file_not_found", "the file is missing").withCause(err)
+	}
+	if err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	h.Set("Cache-Control", fmt.Sprintf("private, max-age=%d", int(maxAge.Seconds())))
+	h.Set("ETag", etag)
+	h.Set("X-Content-Type-Options", "nosniff")
+	if inm := c.Request().Header.Get("If-None-Match"); inm != "" && (inm == etag || inm == "*") {
+		return c.NoContent(http.StatusNotModified)
+	}
+	h.Set("Content-Type", contentType)
+	h.Set("Last-Modified", info.ModTime.UTC().Format(http.TimeFormat))
+	if disposition != "" {
+		h.Set("Content-Disposition", disposition)
+	}
+	h.Set("X-Accel-Redirect", strings.TrimSuffix(s.cfg.AccelRedirect, "/")+"/"+key)
+	return c.NoContent(http.StatusOK)
 }

@@ -108,9 +108,9 @@ func TestServeFiles(t *testing.T) {
 			if resp, _ := ts.raw(t, http.MethodGet, k.url, ts.Admin, nil, nil); resp.StatusCode != 200 {
 				t.Errorf("admin: %d", resp.StatusCode)
 			}
-			// No token: 401.
+			// No credentials at all: the gallery asks for a guest session.
 			resp, b = ts.raw(t, http.MethodGet, k.url, "", nil, nil)
-			wantError(t, resp, b, 401, "missing_token")
+			wantError(t, resp, b, 401, "gallery_auth_required")
 		})
 	}
 

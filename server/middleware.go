@@ -21,6 +21,9 @@ import (
 type principal struct {
 	Token  *storage.Token
 	Scopes []string
+	// Guest and Event are set for a guest of one gallery (routes with Guest set).
+	Guest *guestClaims
+	Event *storage.Event
 }
 
 const principalKey = "gallerist.principal"
@@ -100,11 +103,22 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// requireScope authenticates the bearer token and checks that it grants scope.
-func (s *Server) requireScope(scope Scope) echo.MiddlewareFunc {
+// requireScope authenticates the bearer token and checks that it grants scope. On a
+// guest route (guest set) a gallery credential for the :slug gallery is accepted instead
+// of an API token.
+func (s *Server) requireScope(scope Scope, guest bool) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if scope == ScopePublic {
+				return next(c)
+			}
+			if guest && !strings.HasPrefix(bearer(c), tokenPrefix) {
+				p, err := s.guestAccess(c)
+				if err != nil {
+					c.Response().Header().Set("WWW-Authenticate", `Bearer realm="gallery"`)
+					return err
+				}
+				c.Set(principalKey, p)
 				return next(c)
 			}
 			p, err := s.authenticate(c)
@@ -119,6 +133,15 @@ func (s *Server) requireScope(scope Scope) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// bearer returns the bearer credential of a request, or "".
+func bearer(c echo.Context) string {
+	scheme, v, ok := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
+	if !ok || !strings.EqualFold(scheme, "bearer") {
+		return ""
+	}
+	return strings.TrimSpace(v)
 }
 
 // authenticate reads the bearer token of a request.

@@ -532,6 +532,7 @@ func (s *Server) deletePhoto(c echo.Context) error {
 		return apiError("photo_not_found", "no photo %d", id)
 	}
 	s.removeBlobs(c.Request().Context(), deleted[0].BlobKeys())
+	s.removePrefix(c.Request().Context(), deleted[0].ProtectedPrefix())
 	s.queue.Notify()
 	return c.NoContent(http.StatusNoContent)
 }
@@ -566,6 +567,9 @@ func (s *Server) bulkDeletePhotos(c echo.Context) error {
 		keys = append(keys, p.BlobKeys()...)
 	}
 	s.removeBlobs(c.Request().Context(), keys)
+	for _, p := range deleted {
+		s.removePrefix(c.Request().Context(), p.ProtectedPrefix())
+	}
 	s.queue.Notify()
 	for _, id := range ids {
 		if !gone[id] {

@@ -25,6 +25,9 @@ type route struct {
 	Errors   []string
 	Handler  func(*Server, echo.Context) error
 	Hidden   bool // not in the OpenAPI document
+	// Guest routes also accept a guest of the gallery named by :slug (a gallery token or
+	// cookie, or the share key of a gallery without a password) instead of an API token.
+	Guest bool
 }
 
 // authErrors are the codes every scoped route can answer.
@@ -90,6 +93,10 @@ func routes() []route {
 			Request: new(UpdateEventRequest), Response: new(EventResponse), Status: 200, Errors: []string{"invalid_request", "invalid_parameter", "event_not_found", "slug_taken"}, Handler: (*Server).updateEvent},
 		{Method: http.MethodDelete, Path: "/api/v1/events/:id", Scope: ScopeEventsWrite, ID: "deleteEvent", Summary: "Delete an event with all its photos and files", Tag: "Events",
 			Request: new(EventPathRequest), Status: 204, Errors: []string{"invalid_parameter", "event_not_found"}, Handler: (*Server).deleteEvent},
+		{Method: http.MethodGet, Path: "/api/v1/events/:id/share-link", Scope: ScopeEventsRead, ID: "getShareLink", Summary: "The event's guest link", Tag: "Events",
+			Request: new(EventPathRequest), Response: new(ShareLinkResponse), Status: 200, Errors: []string{"invalid_parameter", "event_not_found"}, Handler: (*Server).getShareLink},
+		{Method: http.MethodPost, Path: "/api/v1/events/:id/share-link/rotate", Scope: ScopeEventsWrite, ID: "rotateShareLink", Summary: "A new guest link; every earlier guest session ends", Tag: "Events",
+			Request: new(EventPathRequest), Response: new(ShareLinkResponse), Status: 200, Errors: []string{"invalid_parameter", "event_not_found"}, Handler: (*Server).rotateShareLink},
 		{Method: http.MethodPost, Path: "/api/v1/events/:id/archive", Scope: ScopeEventsWrite, ID: "archiveEvent", Summary: "Archive an event (closed to guests and uploads)", Tag: "Events",
 			Request: new(EventPathRequest), Response: new(EventResponse), Status: 200, Errors: []string{"invalid_parameter", "event_not_found"}, Handler: (*Server).archiveEvent},
 		{Method: http.MethodPost, Path: "/api/v1/events/:id/restore", Scope: ScopeEventsWrite, ID: "restoreEvent", Summary: "Restore an archived event", Tag: "Events",
@@ -145,15 +152,43 @@ func routes() []route {
 		{Method: http.MethodGet, Path: "/api/v1/photos/:photo_id/download", Scope: ScopePhotosRead, ID: "downloadPhoto", Summary: "Download the original file", Tag: "Photos",
 			Request: new(PhotoPathRequest), Status: 200, Produces: "application/octet-stream", Errors: []string{"invalid_parameter", "photo_not_found", "file_not_found", "range_not_satisfiable", "precondition_failed"}, Handler: (*Server).downloadPhoto},
 
+		// Guests (gallery token or cookie; share key for galleries without a password; or an API token with photos.read)
+		{Method: http.MethodPost, Path: "/api/gallery/:slug/auth", Scope: ScopePublic, ID: "authGallery", Summary: "Open a guest session with the gallery password (or share key)", Tag: "Guests",
+			Request: new(GalleryAuthRequest), Response: new(GalleryAuthResponse), Status: 200, Errors: []string{"invalid_request", "invalid_password", "too_many_attempts", "gallery_expired"}, Handler: (*Server).authGallery},
+		{Method: http.MethodPost, Path: "/api/gallery/:slug/logout", Scope: ScopePublic, ID: "logoutGallery", Summary: "End the guest session of this browser (clears the cookie)", Tag: "Guests",
+			Request: new(GalleryPathRequest), Status: 204, Handler: (*Server).logoutGallery},
+		{Method: http.MethodGet, Path: "/api/gallery/:slug", Scope: ScopePhotosRead, Guest: true, ID: "getGallery", Summary: "What a guest may know of the gallery", Tag: "Guests",
+			Request: new(GalleryPathRequest), Response: new(GalleryResponse), Status: 200, Errors: []string{"gallery_auth_required", "gallery_not_found", "gallery_expired"}, Handler: (*Server).getGallery},
+		{Method: http.MethodGet, Path: "/api/gallery/:slug/photos", Scope: ScopePhotosRead, Guest: true, ID: "listGalleryPhotos", Summary: "The gallery's visible photos", Tag: "Guests",
+			Request: new(ListGalleryPhotosRequest), Response: new(GalleryPhotoListResponse), Status: 200, Errors: []string{"gallery_auth_required", "gallery_not_found", "gallery_expired", "invalid_parameter", "category_not_found"}, Handler: (*Server).listGalleryPhotos},
+		{Method: http.MethodGet, Path: "/api/gallery/:slug/photo/:photo_id", Scope: ScopePhotosRead, Guest: true, ID: "serveGalleryPhoto", Summary: "The image to view (display copy, or watermarked at enhanced/maximum protection; videos with Range)", Tag: "Guests",
+			Request: new(GalleryPhotoPathRequest), Status: 200, Produces: "image/jpeg", Errors: []string{"gallery_auth_required", "gallery_not_found", "gallery_expired", "invalid_parameter", "photo_not_found", "file_not_found", "variant_not_ready", "range_not_satisfiable", "precondition_failed"}, Handler: (*Server).serveGalleryPhoto},
+		{Method: http.MethodGet, Path: "/api/gallery/:slug/photos/:photo_id/download", Scope: ScopePhotosRead, Guest: true, ID: "downloadGalleryPhoto", Summary: "Download an original (when the gallery allows it)", Tag: "Guests",
+			Request: new(GalleryPhotoPathRequest), Status: 200, Produces: "application/octet-stream", Errors: []string{"gallery_auth_required", "gallery_not_found", "gallery_expired", "invalid_parameter", "photo_not_found", "file_not_found", "download_not_allowed", "range_not_satisfiable", "precondition_failed"}, Handler: (*Server).downloadGalleryPhoto},
+		{Method: http.MethodGet, Path: "/api/gallery/:slug/download", Scope: ScopePhotosRead, Guest: true, ID: "downloadGalleryZip", Summary: "Download the gallery or a selection as a ZIP (when allowed)", Tag: "Guests",
+			Request: new(GalleryZipRequest), Status: 200, Produces: "application/zip", Errors: []string{"gallery_auth_required", "gallery_not_found", "gallery_expired", "invalid_parameter", "download_not_allowed"}, Handler: (*Server).downloadGalleryZip},
+		{Method: http.MethodPut, Path: "/api/gallery/:slug/photos/:photo_id/like", Scope: ScopePhotosRead, Guest: true, ID: "likePhoto", Summary: "Like a photo (once per guest)", Tag: "Guests",
+			Request: new(GalleryPhotoPathRequest), Response: new(GuestFeedbackResponse), Status: 200, Errors: []string{"gallery_auth_required", "gallery_not_found", "gallery_expired", "invalid_parameter", "photo_not_found", "feedback_disabled", "guest_session_required"}, Handler: (*Server).likePhoto},
+		{Method: http.MethodDelete, Path: "/api/gallery/:slug/photos/:photo_id/like", Scope: ScopePhotosRead, Guest: true, ID: "unlikePhoto", Summary: "Take a like back", Tag: "Guests",
+			Request: new(GalleryPhotoPathRequest), Response: new(GuestFeedbackResponse), Status: 200, Errors: []string{"gallery_auth_required", "gallery_not_found", "gallery_expired", "invalid_parameter", "photo_not_found", "feedback_disabled", "guest_session_required"}, Handler: (*Server).unlikePhoto},
+		{Method: http.MethodPut, Path: "/api/gallery/:slug/photos/:photo_id/rating", Scope: ScopePhotosRead, Guest: true, ID: "ratePhoto", Summary: "Rate a photo 1-5 (one rating per guest)", Tag: "Guests",
+			Request: new(RatingRequest), Response: new(GuestFeedbackResponse), Status: 200, Errors: []string{"gallery_auth_required", "gallery_not_found", "gallery_expired", "invalid_request", "invalid_parameter", "photo_not_found", "feedback_disabled", "guest_session_required"}, Handler: (*Server).ratePhoto},
+		{Method: http.MethodDelete, Path: "/api/gallery/:slug/photos/:photo_id/rating", Scope: ScopePhotosRead, Guest: true, ID: "unratePhoto", Summary: "Take a rating back", Tag: "Guests",
+			Request: new(GalleryPhotoPathRequest), Response: new(GuestFeedbackResponse), Status: 200, Errors: []string{"gallery_auth_required", "gallery_not_found", "gallery_expired", "invalid_parameter", "photo_not_found", "feedback_disabled", "guest_session_required"}, Handler: (*Server).unratePhoto},
+		{Method: http.MethodGet, Path: "/api/gallery/:slug/photos/:photo_id/comments", Scope: ScopePhotosRead, Guest: true, ID: "listComments", Summary: "A photo's comments, oldest first", Tag: "Guests",
+			Request: new(GalleryPhotoPathRequest), Response: new(CommentListResponse), Status: 200, Errors: []string{"gallery_auth_required", "gallery_not_found", "gallery_expired", "invalid_parameter", "photo_not_found", "feedback_disabled"}, Handler: (*Server).listComments},
+		{Method: http.MethodPost, Path: "/api/gallery/:slug/photos/:photo_id/comments", Scope: ScopePhotosRead, Guest: true, ID: "addComment", Summary: "Comment on a photo", Tag: "Guests",
+			Request: new(CommentRequest), Response: new(CommentResponse), Status: 201, Errors: []string{"gallery_auth_required", "gallery_not_found", "gallery_expired", "invalid_request", "invalid_parameter", "photo_not_found", "feedback_disabled", "guest_session_required"}, Handler: (*Server).addComment},
+
 		// Files (seed 003, "Photo + thumbnail serving")
-		{Method: http.MethodGet, Path: "/photos/:slug/:filename", Scope: ScopePhotosRead, ID: "servePhoto", Summary: "The full-size file", Tag: "Files",
-			Request: new(FilePathRequest), Status: 200, Produces: "image/jpeg", Errors: []string{"file_not_found", "range_not_satisfiable", "precondition_failed"}, Handler: (*Server).servePhoto},
-		{Method: http.MethodHead, Path: "/photos/:slug/:filename", Scope: ScopePhotosRead, ID: "headPhoto", Summary: "Headers of the full-size file", Tag: "Files",
-			Request: new(FilePathRequest), Status: 200, Produces: "image/jpeg", Errors: []string{"file_not_found", "range_not_satisfiable", "precondition_failed"}, Handler: (*Server).servePhoto},
-		{Method: http.MethodGet, Path: "/thumbnails/:slug/:filename", Scope: ScopePhotosRead, ID: "serveThumbnail", Summary: "The grid thumbnail (JPEG, about 400 px)", Tag: "Files",
-			Request: new(FilePathRequest), Status: 200, Produces: "image/jpeg", Errors: []string{"file_not_found", "variant_not_ready", "range_not_satisfiable", "precondition_failed"}, Handler: (*Server).serveThumbnail},
-		{Method: http.MethodHead, Path: "/thumbnails/:slug/:filename", Scope: ScopePhotosRead, ID: "headThumbnail", Summary: "Headers of the grid thumbnail", Tag: "Files",
-			Request: new(FilePathRequest), Status: 200, Produces: "image/jpeg", Errors: []string{"file_not_found", "variant_not_ready", "range_not_satisfiable", "precondition_failed"}, Handler: (*Server).serveThumbnail},
+		{Method: http.MethodGet, Path: "/photos/:slug/:filename", Scope: ScopePhotosRead, Guest: true, ID: "servePhoto", Summary: "The full-size file", Tag: "Files",
+			Request: new(FilePathRequest), Status: 200, Produces: "image/jpeg", Errors: []string{"file_not_found", "range_not_satisfiable", "precondition_failed", "gallery_auth_required", "gallery_not_found", "gallery_expired", "download_not_allowed"}, Handler: (*Server).servePhoto},
+		{Method: http.MethodHead, Path: "/photos/:slug/:filename", Scope: ScopePhotosRead, Guest: true, ID: "headPhoto", Summary: "Headers of the full-size file", Tag: "Files",
+			Request: new(FilePathRequest), Status: 200, Produces: "image/jpeg", Errors: []string{"file_not_found", "range_not_satisfiable", "precondition_failed", "gallery_auth_required", "gallery_not_found", "gallery_expired", "download_not_allowed"}, Handler: (*Server).servePhoto},
+		{Method: http.MethodGet, Path: "/thumbnails/:slug/:filename", Scope: ScopePhotosRead, Guest: true, ID: "serveThumbnail", Summary: "The grid thumbnail (JPEG, about 400 px)", Tag: "Files",
+			Request: new(FilePathRequest), Status: 200, Produces: "image/jpeg", Errors: []string{"file_not_found", "variant_not_ready", "range_not_satisfiable", "precondition_failed", "gallery_auth_required", "gallery_not_found", "gallery_expired"}, Handler: (*Server).serveThumbnail},
+		{Method: http.MethodHead, Path: "/thumbnails/:slug/:filename", Scope: ScopePhotosRead, Guest: true, ID: "headThumbnail", Summary: "Headers of the grid thumbnail", Tag: "Files",
+			Request: new(FilePathRequest), Status: 200, Produces: "image/jpeg", Errors: []string{"file_not_found", "variant_not_ready", "range_not_satisfiable", "precondition_failed", "gallery_auth_required", "gallery_not_found", "gallery_expired"}, Handler: (*Server).serveThumbnail},
 	}
 }
 
@@ -161,7 +196,7 @@ func routes() []route {
 func (s *Server) register(e *echo.Echo) {
 	for _, r := range routes() {
 		h := r.Handler
-		e.Add(r.Method, r.Path, func(c echo.Context) error { return h(s, c) }, s.requireScope(r.Scope))
+		e.Add(r.Method, r.Path, func(c echo.Context) error { return h(s, c) }, s.requireScope(r.Scope, r.Guest))
 	}
 }
 
@@ -183,13 +218,14 @@ type RouteInfo struct {
 	Path   string // Echo form
 	Scope  Scope
 	Errors []string
+	Guest  bool // also open to a guest of the :slug gallery
 }
 
 // RouteTable lists every route of the table.
 func RouteTable() []RouteInfo {
 	var out []RouteInfo
 	for _, r := range routes() {
-		out = append(out, RouteInfo{Method: r.Method, Path: r.Path, Scope: r.Scope, Errors: append([]string{}, r.Errors...)})
+		out = append(out, RouteInfo{Method: r.Method, Path: r.Path, Scope: r.Scope, Errors: append([]string{}, r.Errors...), Guest: r.Guest})
 	}
 	return out
 }

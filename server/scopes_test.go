@@ -15,7 +15,8 @@ import (
 // runs before any handler reads them.
 func placeholderPath(p string) string {
 	r := strings.NewReplacer(":id", "1", ":photo_id", "1", ":category_id", "1", ":token_id", "1",
-		":upload_id", "x", ":slug", "x", ":filename", "x.jpg", ":i", "0")
+		":upload_id", "x", ":slug", "x", ":filename", "x.jpg", ":index", "0",
+		":webhook_id", "1", ":delivery_id", "1")
 	return r.Replace(p)
 }
 
@@ -66,6 +67,11 @@ func TestScopesEveryRoute(t *testing.T) {
 			weak[rt.Scope] = ts.token(t, weakerScopes(rt.Scope)...)
 		}
 		path := placeholderPath(rt.Path)
+		// A guest route asks for a gallery session when no API token (glr_) is sent.
+		missing, notBearer := "missing_token", "invalid_token"
+		if rt.Guest {
+			missing, notBearer = "gallery_auth_required", "gallery_auth_required"
+		}
 		head := rt.Method == http.MethodHead
 		cases := []struct {
 			name   string
@@ -73,9 +79,9 @@ func TestScopesEveryRoute(t *testing.T) {
 			status int
 			code   string
 		}{
-			{"no token", "", 401, "missing_token"},
+			{"no token", "", 401, missing},
 			{"garbage bearer", "Bearer glr_not-a-token-at-all", 401, "invalid_token"},
-			{"not a bearer scheme", "Basic dXNlcjpwYXNz", 401, "invalid_token"},
+			{"not a bearer scheme", "Basic dXNlcjpwYXNz", 401, notBearer},
 			{"revoked", "Bearer " + revoked, 401, "token_revoked"},
 			{"expired", "Bearer " + expired, 401, "token_expired"},
 			{"insufficient scope", "Bearer " + weak[rt.Scope], 403, "insufficient_scope"},

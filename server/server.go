@@ -1,9 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"image"
+	"image/png"
 	"log/slog"
 	"net"
 	"net/http"
@@ -42,6 +47,13 @@ type Server struct {
 	metrics  *metrics
 	settings *settingsCache
 	guard    *webhook.Guard
+	// logo is the watermark logo (GALLERIST_WATERMARK_LOGO); logoID names its bytes.
+	logo   image.Image
+	logoID string
+	// attempts limits wrong gallery passwords.
+	attempts      *attemptLimiter
+	guestKeyOnce  sync.Once
+	guestKeyBytes []byte
 	// completions collapses concurrent completes of one upload session into one.
 	completions singleflight.Group
 	http        *http.Server
@@ -68,13 +80,26 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	mc.MaxPixels = cfg.MaxImagePixels
 	mc.FFmpegPath, mc.FFprobePath = cfg.FFmpegPath, cfg.FFprobePath
 	s := &Server{
-		cfg:     cfg,
-		db:      deps.DB,
-		blobs:   deps.Blobs,
-		log:     deps.Logger,
-		media:   mc,
-		limiter: media.NewLimiter(cfg.MediaMemoryMB << 20),
-		addr:    make(chan string, 1),
+		cfg:      cfg,
+		db:       deps.DB,
+		blobs:    deps.Blobs,
+		log:      deps.Logger,
+		media:    mc,
+		limiter:  media.NewLimiter(cfg.MediaMemoryMB << 20),
+		addr:     make(chan string, 1),
+		attempts: newAttemptLimiter(),
+	}
+	if cfg.WatermarkLogo != "" {
+		b, err := os.ReadFile(cfg.WatermarkLogo)
+		if err != nil {
+			return nil, fmt.Errorf("GALLERIST_WATERMARK_LOGO: %w", err)
+		}
+		logo, err := png.Decode(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("GALLERIST_WATERMARK_LOGO: not a PNG: %w", err)
+		}
+		sum := sha256.Sum256(b)
+		s.logo, s.logoID = logo, hex.EncodeToString(sum[:8])
 	}
 	s.metrics = newMetrics(s)
 	s.settings = newSettingsCache(deps.DB)

@@ -13,6 +13,8 @@ import (
 	"hash"
 	"io"
 	"net/http"
+	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -143,9 +145,14 @@ func (s *Server) createUpload(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// The declared type picks the cap now; the bytes decide again at completion.
 	limit := max(st.MaxFileSizeMB, st.MaxVideoSizeMB) << 20
-	if strings.HasPrefix(req.MIMEType, "image/") {
+	ext := strings.ToLower(strings.TrimPrefix(path.Ext(name), "."))
+	switch {
+	case strings.HasPrefix(req.MIMEType, "image/"), slices.Contains([]string{"jpg", "jpeg", "png", "gif", "webp", "heic", "heif"}, ext):
 		limit = st.MaxFileSizeMB << 20
+	case strings.HasPrefix(req.MIMEType, "video/"), slices.Contains([]string{"mp4", "m4v", "mov", "webm", "avi"}, ext):
+		limit = st.MaxVideoSizeMB << 20
 	}
 	if req.Size > limit {
 		return apiError("file_too_large", "the file is %d bytes; this server takes at most %d MB for it", req.Size, limit>>20).
@@ -164,7 +171,8 @@ func (s *Server) createUpload(c echo.Context) error {
 		return err
 	}
 	u := &storage.Upload{ID: id, EventID: e.ID, Owner: owner(c), Filename: ingest.CleanName(name, ""), Size: req.Size,
-		MIMEType: req.MIMEType, SHA256: req.SHA256, ChunkSize: chunkSize, ChunkCount: count, ExpiresAt: time.Now().Add(s.cfg.UploadExpiry)}
+		MIMEType: req.MIMEType, SHA256: req.SHA256, ChunkSize: chunkSize, ChunkCount: count,
+		ExpiresAt: time.Now().Add(s.cfg.UploadExpiry).UTC().Truncate(time.Microsecond)}
 	if err := s.db.CreateUpload(ctx, u); err != nil {
 		return notFound(err, "event_not_found", "no event %d", e.ID)
 	}
@@ -427,6 +435,20 @@ func (s *Server) complete(ctx context.Context, id string) (completion, error) {
 		s.reopen(ctx, id)
 		return completion{}, err
 	}
+	if rej != nil && u.SHA256 != "" && rej.Code != "duplicate" {
+		// Refused bytes may just be corrupted ones: when the client declared the file's
+		// hash, a mismatch is the answer it can act on (re-send), so check that first.
+		sum, herr := s.chunksSHA256(ctx, u)
+		if herr != nil {
+			s.reopen(ctx, id)
+			return completion{}, herr
+		}
+		if sum != u.SHA256 {
+			s.reopen(ctx, id)
+			return completion{}, apiError("checksum_mismatch", "the assembled file's sha256 is %s, not %s; re-send the chunks whose sha256 in GET /api/v1/uploads/{id} differs from yours", sum, u.SHA256).
+				withDetails("sha256", sum)
+		}
+	}
 	if rej != nil {
 		if rej.Code == "duplicate" {
 			pid := rej.PhotoID
@@ -563,4 +585,15 @@ func (r *chunkReader) Close() error {
 		return err
 	}
 	return nil
+}
+
+// chunksSHA256 hashes a session's chunks in order, as one stream.
+func (s *Server) chunksSHA256(ctx context.Context, u *storage.Upload) (string, error) {
+	r := &chunkReader{ctx: ctx, blobs: s.blobs, upload: u}
+	defer r.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return "", fmt.Errorf("hash upload %s: %w", u.ID, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

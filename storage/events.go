@@ -2,7 +2,9 @@ package storage
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -29,7 +31,12 @@ type Event struct {
 	ProtectionLevel string
 	IsArchived      bool
 	ArchivedAt      *time.Time
-	PhotoCount      int   // kept in step with the photos in the same transactions
+	ShareKey        string // the secret of the share link
+	GuestEpoch      int64  // stamped into guest tokens; raised to end every guest session
+	IsPublished     bool   // unpublished galleries are closed to guests
+	FeedbackEnabled bool   // guests may like, rate and comment
+	WatermarkText   string // text of the protected variant's mark ("" means the event's name)
+	PhotoCount      int    // kept in step with the photos in the same transactions
 	TotalSize       int64 // bytes of the originals
 	TotalDownloads  int64 // sum of the photos' download counts
 	CreatedAt       time.Time
@@ -52,6 +59,9 @@ type EventUpdate struct {
 	PhotoCap        Nullable[int]
 	AllowDownloads  *bool
 	ProtectionLevel *string
+	IsPublished     *bool
+	FeedbackEnabled *bool
+	WatermarkText   *string
 }
 
 // EventFilter selects events for FindEvents.
@@ -62,7 +72,8 @@ type EventFilter struct {
 }
 
 const eventColumns = `e.id, e.slug, e.name, e.event_date, e.password_hash, e.expires_at, e.photo_cap, e.allow_downloads,
-	e.protection_level, e.is_archived, e.archived_at, e.photo_count, e.total_size,
+	e.protection_level, e.is_archived, e.archived_at, e.share_key, e.guest_epoch, e.is_published, e.feedback_enabled,
+	e.watermark_text, e.photo_count, e.total_size,
 	(SELECT COALESCE(SUM(p.download_count), 0) FROM photos p WHERE p.event_id = e.id),
 	e.created_at, e.updated_at`
 
@@ -72,7 +83,8 @@ func scanEvent(row interface{ Scan(...any) error }) (*Event, error) {
 	var cap sql.NullInt64
 	var exp, arch nullTime
 	err := row.Scan(&e.ID, &e.Slug, &e.Name, &date, &e.PasswordHash, &exp, &cap, &e.AllowDownloads,
-		&e.ProtectionLevel, &e.IsArchived, &arch, &e.PhotoCount, &e.TotalSize, &e.TotalDownloads,
+		&e.ProtectionLevel, &e.IsArchived, &arch, &e.ShareKey, &e.GuestEpoch, &e.IsPublished, &e.FeedbackEnabled,
+		&e.WatermarkText, &e.PhotoCount, &e.TotalSize, &e.TotalDownloads,
 		timeCol{&e.CreatedAt}, timeCol{&e.UpdatedAt})
 	if err != nil {
 		return nil, formatError(err)
@@ -125,10 +137,20 @@ func (db *DB) CreateEvent(ctx context.Context, e *Event, uniqueSlug bool) error 
 			}
 			e.Slug = fmt.Sprintf("%s-%d", base, n)
 		}
+		if e.ShareKey == "" {
+			key, err := NewShareKey()
+			if err != nil {
+				return err
+			}
+			e.ShareKey = key
+		}
+		e.GuestEpoch = 1
 		if err := tx.QueryRowContext(ctx, db.rebind(`INSERT INTO events (slug, name, event_date, password_hash, expires_at, photo_cap,
-			allow_downloads, protection_level, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			allow_downloads, protection_level, share_key, guest_epoch, is_published, feedback_enabled, watermark_text, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 			e.Slug, e.Name, nullString(e.Date), e.PasswordHash, tsPtr(e.ExpiresAt), nullInt(e.PhotoCap),
-			e.AllowDownloads, e.ProtectionLevel, ts(e.CreatedAt), ts(e.UpdatedAt)).Scan(&e.ID); err != nil {
+			e.AllowDownloads, e.ProtectionLevel, e.ShareKey, e.GuestEpoch, e.IsPublished, e.FeedbackEnabled, e.WatermarkText,
+			ts(e.CreatedAt), ts(e.UpdatedAt)).Scan(&e.ID); err != nil {
 			return err
 		}
 		if db.announcer == nil {
@@ -204,6 +226,17 @@ func (db *DB) UpdateEvent(ctx context.Context, id int64, u EventUpdate) (*Event,
 	}
 	if u.PasswordHash != nil {
 		add("password_hash", *u.PasswordHash)
+		// A new password ends every guest session opened with the old one.
+		sets = append(sets, "guest_epoch = guest_epoch + 1")
+	}
+	if u.IsPublished != nil {
+		add("is_published", *u.IsPublished)
+	}
+	if u.FeedbackEnabled != nil {
+		add("feedback_enabled", *u.FeedbackEnabled)
+	}
+	if u.WatermarkText != nil {
+		add("watermark_text", *u.WatermarkText)
 	}
 	if u.ExpiresAt.Set {
 		add("expires_at", tsPtr(u.ExpiresAt.Value))
@@ -295,12 +328,39 @@ func (db *DB) DeleteEvent(ctx context.Context, id int64) ([]string, error) {
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		// Open upload sessions go with the event: their chunks are scheduled for removal.
+		urows, err := tx.QueryContext(ctx, db.rebind(`SELECT id, chunk_count FROM uploads WHERE event_id = ?`), id)
+		if err != nil {
+			return err
+		}
+		var chunkKeys []string
+		for urows.Next() {
+			var uid string
+			var n int
+			if err := urows.Scan(&uid, &n); err != nil {
+				urows.Close()
+				return err
+			}
+			for i := 0; i < n; i++ {
+				chunkKeys = append(chunkKeys, ChunkKey(uid, i))
+			}
+		}
+		urows.Close()
+		if err := urows.Err(); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, db.rebind(`DELETE FROM events WHERE id = ?`), id)
 		if err != nil {
 			return formatError(err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotFound
+		}
+		for _, k := range chunkKeys {
+			if err := db.scheduleBlobGC(ctx, tx, k, db.now()); err != nil {
+				return err
+			}
+			keys = append(keys, k)
 		}
 		for _, p := range photos {
 			for _, k := range p.BlobKeys() {
@@ -333,4 +393,29 @@ func (db *DB) eventForWrite(ctx context.Context, tx *sql.Tx, id int64) error {
 		return ErrEventArchived
 	}
 	return nil
+}
+
+// NewShareKey returns a new random share-link secret (128 bits, hex).
+func NewShareKey() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate share key: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// RotateShareKey gives an event a new share link and ends every guest session.
+func (db *DB) RotateShareKey(ctx context.Context, id int64) (*Event, error) {
+	key, err := NewShareKey()
+	if err != nil {
+		return nil, err
+	}
+	res, err := db.exec(ctx, `UPDATE events SET share_key = ?, guest_epoch = guest_epoch + 1, updated_at = ? WHERE id = ?`, key, ts(db.now()), id)
+	if err != nil {
+		return nil, fmt.Errorf("rotate share link of event %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, fmt.Errorf("rotate share link of event %d: %w", id, ErrNotFound)
+	}
+	return db.FindEventByID(ctx, id)
 }

@@ -68,7 +68,12 @@ func (p *Photo) DisplayKey() string { return fmt.Sprintf("display/%d/%s.jpg", p.
 // ThumbKey is the blob key of the photo's grid thumbnail (about 400 px, JPEG).
 func (p *Photo) ThumbKey() string { return fmt.Sprintf("thumbs/%d/%s.jpg", p.EventID, p.Stem) }
 
-// BlobKeys lists every blob the photo may own: the original and each variant.
+// ProtectedPrefix is the blob folder of the photo's protected (watermarked) variants,
+// one per set of watermark options.
+func (p *Photo) ProtectedPrefix() string { return fmt.Sprintf("protected/%d/%s/", p.EventID, p.Stem) }
+
+// BlobKeys lists the blobs the photo always may own: the original, the display copy and
+// the thumbnail (protected variants live under ProtectedPrefix).
 func (p *Photo) BlobKeys() []string { return []string{p.BlobKey, p.DisplayKey(), p.ThumbKey()} }
 
 // OriginalKey is the blob key for a new original of an event.

@@ -2,6 +2,8 @@ package variants
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -187,4 +189,80 @@ func syncClose(f *os.File) error {
 		err = cerr
 	}
 	return err
+}
+
+// ProtectedKey is the blob key of a photo's protected variant made with opts; a change of
+// the options (text, size, logo) names a new variant.
+func ProtectedKey(p *storage.Photo, opts media.ProtectOptions, logoID string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "v1|%d|%q|%.3f|%t|%d|%s", opts.MaxEdge, opts.Text, opts.Opacity, opts.Tiled, opts.Quality, logoID)
+	return p.ProtectedPrefix() + hex.EncodeToString(h.Sum(nil))[:16] + ".jpg"
+}
+
+// EnsureProtected makes the photo's protected variant with opts unless it exists, from its
+// display copy (made first if needed), once for concurrent callers. It returns its key.
+func (m *Maker) EnsureProtected(ctx context.Context, p *storage.Photo, opts media.ProtectOptions, logoID string) (string, error) {
+	key := ProtectedKey(p, opts, logoID)
+	if _, err := m.Blobs.Stat(ctx, key); err == nil {
+		return key, nil
+	}
+	_, err, _ := m.group.Do(key, func() (any, error) {
+		ctx := context.WithoutCancel(ctx)
+		if err := m.Ensure(ctx, p); err != nil {
+			return nil, err
+		}
+		src, cleanup, err := m.localBlob(ctx, p.DisplayKey())
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup()
+		release, err := m.Limiter.Acquire(ctx, media.DecodeCost(media.Info{Format: media.FormatJPEG, Width: m.Media.DisplaySize, Height: m.Media.DisplaySize}))
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		out, err := os.CreateTemp(m.TempDir, "protected-*")
+		if err != nil {
+			return nil, err
+		}
+		defer os.Remove(out.Name())
+		_, _, err = media.Protect(ctx, m.Media, src, opts, out)
+		if err = errors.Join(err, syncClose(out)); err != nil {
+			return nil, fmt.Errorf("protect photo %d: %w", p.ID, err)
+		}
+		return nil, m.Blobs.PutFile(ctx, key, out.Name())
+	})
+	if err != nil {
+		return "", err
+	}
+	return key, nil
+}
+
+// localBlob returns a local path of a blob (see localOriginal).
+func (m *Maker) localBlob(ctx context.Context, key string) (string, func(), error) {
+	if l, ok := m.Blobs.(interface{ Path(string) (string, error) }); ok {
+		path, err := l.Path(key)
+		if err != nil {
+			return "", nil, err
+		}
+		return path, func() {}, nil
+	}
+	r, _, err := m.Blobs.Open(ctx, key)
+	if err != nil {
+		return "", nil, err
+	}
+	defer r.Close()
+	f, err := os.CreateTemp(m.TempDir, "blob-*")
+	if err != nil {
+		return "", nil, err
+	}
+	_, err = io.Copy(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", nil, err
+	}
+	return f.Name(), func() { os.Remove(f.Name()) }, nil
 }

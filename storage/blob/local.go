@@ -204,7 +204,13 @@ func (l *Local) Delete(_ context.Context, key string) error {
 
 // Walk implements Store. The temporary folder is not part of the store.
 func (l *Local) Walk(ctx context.Context, prefix string, fn func(Info) error) error {
-	return filepath.WalkDir(l.root, func(p string, d fs.DirEntry, err error) error {
+	// Start at the deepest folder the prefix names, so a walk of one photo's variants
+	// does not read the whole store.
+	start := l.root
+	if i := strings.LastIndexByte(prefix, '/'); i > 0 && ValidateKey(prefix[:i]) == nil {
+		start = filepath.Join(l.root, filepath.FromSlash(prefix[:i]))
+	}
+	return filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil
