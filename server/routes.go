@@ -130,7 +130,7 @@ func routes() []route {
 				"photo_cap_exceeded", "event_archived", "file_too_large", "file_type_not_allowed", "unreadable_media", "image_too_large"},
 			Handler: (*Server).completeUpload},
 		{Method: http.MethodDelete, Path: "/api/v1/uploads/:upload_id", Scope: ScopePhotosWrite, ID: "deleteUpload", Summary: "Abort an upload and remove its chunks", Tag: "Uploads",
-			Request: new(UploadPathRequest), Status: 204, Errors: []string{"upload_not_found", "upload_expired"}, Handler: (*Server).deleteUpload},
+			Request: new(UploadPathRequest), Status: 204, Errors: []string{"upload_not_found", "upload_expired", "upload_in_progress"}, Handler: (*Server).deleteUpload},
 		{Method: http.MethodGet, Path: "/api/v1/events/:id/photos", Scope: ScopePhotosRead, ID: "listPhotos", Summary: "List an event's photos", Tag: "Photos",
 			Request: new(ListPhotosRequest), Response: new(PhotoListResponse), Status: 200, Errors: []string{"invalid_parameter", "event_not_found", "category_not_found"}, Handler: (*Server).listPhotos},
 		{Method: http.MethodPost, Path: "/api/v1/events/:id/photos/reorder", Scope: ScopePhotosWrite, ID: "reorderPhotos", Summary: "Set the manual order (sort=position_asc)", Tag: "Photos",

@@ -529,6 +529,10 @@ func (s *Server) deleteUpload(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if u.Status == storage.UploadCompleting && u.CompletingUntil != nil && time.Now().Before(*u.CompletingUntil) {
+		// The chunks are being assembled right now; removing them would break it.
+		return uploadClosed(u)
+	}
 	if u.Status == storage.UploadOpen || u.Status == storage.UploadCompleting {
 		if err := s.db.AbortUpload(c.Request().Context(), u.ID); err != nil && !errors.Is(err, storage.ErrConflict) {
 			return err
