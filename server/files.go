@@ -276,18 +276,19 @@ func (s *Server) serveGalleryPhoto(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	countView := func(etag string) {
-		if !isGuest(pr) || c.Request().Header.Get("Range") != "" || c.Request().Header.Get("If-None-Match") == etag {
-			return
+	// A view is a full answer to a guest's GET: not a HEAD, a range or a 304.
+	serveCounted := func(key, contentType, etag string) error {
+		err := s.serveBlob(c, key, contentType, etag, photoMaxAge, "")
+		if err == nil && isGuest(pr) && c.Request().Method == http.MethodGet && c.Response().Status == http.StatusOK &&
+			c.Request().Header.Get("Range") == "" {
+			if cerr := s.db.CountPhotoView(context.WithoutCancel(c.Request().Context()), p.ID); cerr != nil {
+				s.log.Warn("count view", "photo_id", p.ID, "error", cerr)
+			}
 		}
-		if err := s.db.CountPhotoView(context.WithoutCancel(c.Request().Context()), p.ID); err != nil {
-			s.log.Warn("count view", "photo_id", p.ID, "error", err)
-		}
+		return err
 	}
 	if p.MediaType == "video" {
-		etag := `"` + p.SHA256[:32] + `"`
-		countView(etag)
-		return s.serveBlob(c, p.BlobKey, p.MIMEType, etag, photoMaxAge, "")
+		return serveCounted(p.BlobKey, p.MIMEType, `"`+p.SHA256[:32]+`"`)
 	}
 	if err := s.variants.Ensure(c.Request().Context(), p); err != nil {
 		if errors.Is(err, variants.ErrFailed) {
@@ -307,8 +308,7 @@ func (s *Server) serveGalleryPhoto(c echo.Context) error {
 		key = k
 		etag = `"` + path.Base(strings.TrimSuffix(k, ".jpg")) + "-" + p.SHA256[:16] + `"`
 	}
-	countView(etag)
-	return s.serveBlob(c, key, "image/jpeg", etag, photoMaxAge, "")
+	return serveCounted(key, "image/jpeg", etag)
 }
 
 // protection returns the watermark options of an event's protection level, and whether

@@ -177,10 +177,11 @@ func (s *Server) authGallery(c echo.Context) error {
 	if e.PasswordHash != "" {
 		// A share link never replaces a password.
 		if !CheckPassword(e.PasswordHash, req.Password) {
-			return wrong("wrong password")
+			return wrong("wrong password or share link")
 		}
 	} else if subtle.ConstantTimeCompare([]byte(req.Key), []byte(e.ShareKey)) != 1 {
-		return wrong("this gallery opens with its share link; the key does not match")
+		CheckPassword(dummyHash, req.Password) // as slow as a real check
+		return wrong("wrong password or share link")
 	}
 	if err := galleryOpen(e); err != nil {
 		return err
@@ -217,7 +218,7 @@ func (s *Server) galleryResponse(c echo.Context, e *storage.Event) (GalleryRespo
 	if err != nil {
 		return GalleryResponse{}, err
 	}
-	cats, err := s.db.FindCategories(ctx, e.ID)
+	cats, err := s.db.FindCategoriesVisible(ctx, e.ID)
 	if err != nil {
 		return GalleryResponse{}, err
 	}

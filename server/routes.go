@@ -80,7 +80,9 @@ func routes() []route {
 		{Method: http.MethodGet, Path: "/api/v1/webhooks/:webhook_id/deliveries/:delivery_id", Scope: ScopeWebhooksManage, ID: "getDelivery", Summary: "One delivery with every attempt and its payload", Tag: "Webhooks",
 			Request: new(DeliveryPathRequest), Response: new(DeliveryResponse), Status: 200, Errors: []string{"invalid_parameter", "webhook_not_found", "delivery_not_found"}, Handler: (*Server).getDelivery},
 		{Method: http.MethodPost, Path: "/api/v1/webhooks/:webhook_id/deliveries/:delivery_id/redeliver", Scope: ScopeWebhooksManage, ID: "redeliverWebhook", Summary: "Send a delivery again (same webhook-id)", Tag: "Webhooks",
-			Request: new(DeliveryPathRequest), Response: new(DeliveryResponse), Status: 202, Errors: []string{"invalid_parameter", "webhook_not_found", "delivery_not_found"}, Handler: (*Server).redeliverWebhook},
+			Request: new(DeliveryPathRequest), Response: new(DeliveryResponse), Status: 202, Errors: []string{"invalid_parameter", "webhook_not_found", "delivery_not_found", "webhook_disabled"}, Handler: (*Server).redeliverWebhook},
+		{Method: http.MethodPost, Path: "/api/v1/webhooks/:webhook_id/deliveries/redeliver-failed", Scope: ScopeWebhooksManage, ID: "redeliverFailedWebhooks", Summary: "Send every failed delivery of a receiver again", Tag: "Webhooks",
+			Request: new(WebhookPathRequest), Response: new(RedeliverFailedResponse), Status: 202, Errors: []string{"invalid_parameter", "webhook_not_found", "webhook_disabled"}, Handler: (*Server).redeliverFailed},
 
 		// Events
 		{Method: http.MethodPost, Path: "/api/v1/events", Scope: ScopeEventsWrite, ID: "createEvent", Summary: "Create an event", Tag: "Events",
@@ -162,6 +164,8 @@ func routes() []route {
 		{Method: http.MethodGet, Path: "/api/gallery/:slug/photos", Scope: ScopePhotosRead, Guest: true, ID: "listGalleryPhotos", Summary: "The gallery's visible photos", Tag: "Guests",
 			Request: new(ListGalleryPhotosRequest), Response: new(GalleryPhotoListResponse), Status: 200, Errors: []string{"gallery_auth_required", "gallery_not_found", "gallery_expired", "invalid_parameter", "category_not_found"}, Handler: (*Server).listGalleryPhotos},
 		{Method: http.MethodGet, Path: "/api/gallery/:slug/photo/:photo_id", Scope: ScopePhotosRead, Guest: true, ID: "serveGalleryPhoto", Summary: "The image to view (display copy, or watermarked at enhanced/maximum protection; videos with Range)", Tag: "Guests",
+			Request: new(GalleryPhotoPathRequest), Status: 200, Produces: "image/jpeg", Errors: []string{"gallery_auth_required", "gallery_not_found", "gallery_expired", "invalid_parameter", "photo_not_found", "file_not_found", "variant_not_ready", "range_not_satisfiable", "precondition_failed"}, Handler: (*Server).serveGalleryPhoto},
+		{Method: http.MethodHead, Path: "/api/gallery/:slug/photo/:photo_id", Scope: ScopePhotosRead, Guest: true, ID: "headGalleryPhoto", Summary: "Headers of the image to view (display copy, or watermarked at enhanced/maximum protection; videos with Range)", Tag: "Guests",
 			Request: new(GalleryPhotoPathRequest), Status: 200, Produces: "image/jpeg", Errors: []string{"gallery_auth_required", "gallery_not_found", "gallery_expired", "invalid_parameter", "photo_not_found", "file_not_found", "variant_not_ready", "range_not_satisfiable", "precondition_failed"}, Handler: (*Server).serveGalleryPhoto},
 		{Method: http.MethodGet, Path: "/api/gallery/:slug/photos/:photo_id/download", Scope: ScopePhotosRead, Guest: true, ID: "downloadGalleryPhoto", Summary: "Download an original (when the gallery allows it)", Tag: "Guests",
 			Request: new(GalleryPhotoPathRequest), Status: 200, Produces: "application/octet-stream", Errors: []string{"gallery_auth_required", "gallery_not_found", "gallery_expired", "invalid_parameter", "photo_not_found", "file_not_found", "download_not_allowed", "range_not_satisfiable", "precondition_failed"}, Handler: (*Server).downloadGalleryPhoto},

@@ -369,6 +369,9 @@ func (s *Server) redeliverWebhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if w, err := s.db.FindWebhookEndpoint(c.Request().Context(), d.EndpointID); err == nil && !w.Enabled {
+		return apiError("webhook_disabled", "webhook %d is disabled (%s); enable it first", w.ID, w.DisabledReason)
+	}
 	if err := s.db.RedeliverWebhook(c.Request().Context(), d.ID); err != nil {
 		return notFound(err, "delivery_not_found", "no delivery %d", d.ID)
 	}
@@ -385,3 +388,26 @@ type rawJSON string
 
 // MarshalJSON implements json.Marshaler.
 func (r rawJSON) MarshalJSON() ([]byte, error) { return []byte(r), nil }
+
+// RedeliverFailedResponse tells how many deliveries were sent again.
+type RedeliverFailedResponse struct {
+	Redelivered int `json:"redelivered" required:"true"`
+}
+
+// redeliverFailed sends every failed delivery of a receiver again (after it was fixed
+// and enabled again), so that nothing it missed stays missed.
+func (s *Server) redeliverFailed(c echo.Context) error {
+	w, err := s.findWebhook(c)
+	if err != nil {
+		return err
+	}
+	if !w.Enabled {
+		return apiError("webhook_disabled", "webhook %d is disabled (%s); enable it first", w.ID, w.DisabledReason)
+	}
+	n, err := s.db.RedeliverFailedWebhooks(c.Request().Context(), w.ID)
+	if err != nil {
+		return err
+	}
+	s.queue.Notify()
+	return c.JSON(http.StatusAccepted, RedeliverFailedResponse{Redelivered: n})
+}

@@ -109,3 +109,24 @@ func (db *DB) DeleteCategory(ctx context.Context, eventID, id int64) error {
 	}
 	return nil
 }
+
+// FindCategoriesVisible lists an event's categories with counts of their visible photos
+// only, as guests see them.
+func (db *DB) FindCategoriesVisible(ctx context.Context, eventID int64) ([]*Category, error) {
+	rows, err := db.r.QueryContext(ctx, db.rebind(`SELECT c.id, c.event_id, c.name, c.slug, c.position,
+		(SELECT COUNT(*) FROM photos p WHERE p.category_id = c.id AND p.is_hidden = ?), c.created_at
+		FROM categories c WHERE c.event_id = ? ORDER BY c.position, c.id`), false, eventID)
+	if err != nil {
+		return nil, fmt.Errorf("list categories of event %d: %w", eventID, err)
+	}
+	defer rows.Close()
+	out := []*Category{}
+	for rows.Next() {
+		c, err := scanCategory(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list categories of event %d: %w", eventID, err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

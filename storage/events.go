@@ -37,8 +37,8 @@ type Event struct {
 	FeedbackEnabled bool   // guests may like, rate and comment
 	WatermarkText   string // text of the protected variant's mark ("" means the event's name)
 	PhotoCount      int    // kept in step with the photos in the same transactions
-	TotalSize       int64 // bytes of the originals
-	TotalDownloads  int64 // sum of the photos' download counts
+	TotalSize       int64  // bytes of the originals
+	TotalDownloads  int64  // sum of the photos' download counts
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 }

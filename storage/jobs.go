@@ -178,3 +178,12 @@ func (db *DB) FindJobs(ctx context.Context, status string, limit int) ([]*Job, e
 	}
 	return out, rows.Err()
 }
+
+// ExtendJobLease renews the lease of a running job held by owner.
+func (db *DB) ExtendJobLease(ctx context.Context, id int64, owner string, lease time.Duration) error {
+	if _, err := db.exec(ctx, `UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = 'running'`,
+		ts(db.now().Add(lease)), id, owner); err != nil {
+		return fmt.Errorf("extend lease of job %d: %w", id, err)
+	}
+	return nil
+}

@@ -44,7 +44,9 @@ type Chunk struct {
 }
 
 // ChunkKey is the blob key of a chunk of an upload.
-func ChunkKey(uploadID string, index int) string { return fmt.Sprintf("uploads/%s/%06d", uploadID, index) }
+func ChunkKey(uploadID string, index int) string {
+	return fmt.Sprintf("uploads/%s/%06d", uploadID, index)
+}
 
 // ChunkSize returns the exact size chunk i must have.
 func (u *Upload) ExpectedChunkSize(i int) int64 {

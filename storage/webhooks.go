@@ -104,26 +104,39 @@ func (db *DB) announce(ctx context.Context, tx *sql.Tx, a *Announcement, onlyEnd
 		id, a.Type, string(body), ts(now)); err != nil {
 		return nil, fmt.Errorf("record %s announcement: %w", a.Type, err)
 	}
-	rows, err := tx.QueryContext(ctx, db.rebind(`SELECT id, events FROM webhook_endpoints WHERE enabled = ? AND (? = 0 OR id = ?)`), true, onlyEndpoint, onlyEndpoint)
+	rows, err := tx.QueryContext(ctx, db.rebind(`SELECT id, events, enabled FROM webhook_endpoints WHERE (? = 0 OR id = ?)`), onlyEndpoint, onlyEndpoint)
 	if err != nil {
 		return nil, err
 	}
-	var targets []int64
+	var targets, disabled []int64
 	for rows.Next() {
 		var eid int64
 		var events string
-		if err := rows.Scan(&eid, &events); err != nil {
+		var enabled bool
+		if err := rows.Scan(&eid, &events, &enabled); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		w := WebhookEndpoint{Events: splitComma(events)}
-		if onlyEndpoint != 0 || w.Wants(a.Type) {
+		switch {
+		case onlyEndpoint == 0 && !w.Wants(a.Type):
+		case enabled:
 			targets = append(targets, eid)
+		default:
+			disabled = append(disabled, eid)
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
+	}
+	// A disabled receiver still gets its deliveries recorded, as failed and not sent, so
+	// that nothing is missed without a trace: once enabled, they can be redelivered.
+	for _, eid := range disabled {
+		if _, err := tx.ExecContext(ctx, db.rebind(`INSERT INTO webhook_deliveries (endpoint_id, event_id, status, last_error, created_at, updated_at)
+			VALUES (?, ?, 'failed', 'not sent: the receiver was disabled', ?, ?)`), eid, id, ts(now), ts(now)); err != nil {
+			return nil, err
+		}
 	}
 	var deliveries []int64
 	for _, eid := range targets {
@@ -473,4 +486,45 @@ func (db *DB) RedeliverWebhook(ctx context.Context, deliveryID int64) error {
 		return fmt.Errorf("redeliver webhook delivery %d: %w", deliveryID, formatError(err))
 	}
 	return nil
+}
+
+// RedeliverFailedWebhooks sends every failed delivery of a receiver again and returns how
+// many; for a receiver that was disabled and is enabled again.
+func (db *DB) RedeliverFailedWebhooks(ctx context.Context, endpointID int64) (int, error) {
+	n := 0
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, db.rebind(`SELECT id FROM webhook_deliveries WHERE endpoint_id = ? AND status = 'failed' ORDER BY id`), endpointID)
+		if err != nil {
+			return err
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		now := db.now()
+		for _, id := range ids {
+			if _, err := tx.ExecContext(ctx, db.rebind(`UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE id = ?`),
+				ts(now), ts(now), id); err != nil {
+				return err
+			}
+			if _, err := db.enqueueJobMax(ctx, tx, db.deliverKind, DeliveryJob{DeliveryID: id}, now, db.deliverAttempts); err != nil {
+				return err
+			}
+		}
+		n = len(ids)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("redeliver failed deliveries of webhook endpoint %d: %w", endpointID, err)
+	}
+	return n, nil
 }

@@ -22,9 +22,9 @@ type Handler func(ctx context.Context, job *storage.Job) error
 // Options tune a Runner; zero values take the defaults.
 type Options struct {
 	Workers    int           // concurrent jobs (default 2)
-	Lease      time.Duration // how long a claim holds before another process may take the job (default 5m)
+	Lease      time.Duration // how long a claim holds without renewal before another process may take the job (default 15s); renewed every Lease/3 while the job runs
 	Poll       time.Duration // how often idle workers look for due jobs (default 1s)
-	JobTimeout time.Duration // longest a single run may take (default Lease - 30s)
+	JobTimeout time.Duration // longest a single run may take (default 10m)
 	Backoff    func(attempt int) time.Duration
 	Logger     *slog.Logger
 }
@@ -45,13 +45,13 @@ func New(db *storage.DB, opts Options) *Runner {
 		opts.Workers = 2
 	}
 	if opts.Lease <= 0 {
-		opts.Lease = 5 * time.Minute
+		opts.Lease = 15 * time.Second
 	}
 	if opts.Poll <= 0 {
 		opts.Poll = time.Second
 	}
 	if opts.JobTimeout <= 0 {
-		opts.JobTimeout = max(opts.Lease-30*time.Second, opts.Lease/2)
+		opts.JobTimeout = 10 * time.Minute
 	}
 	if opts.Backoff == nil {
 		opts.Backoff = ExponentialBackoff(2*time.Second, time.Hour)
@@ -180,6 +180,25 @@ func (r *Runner) run(job *storage.Job) {
 	// A job runs to the end even when the runner is stopping: a stop waits for it.
 	ctx, cancel := context.WithTimeout(context.Background(), r.opts.JobTimeout)
 	defer cancel()
+	// A short lease, renewed while the job runs: a job whose process died is taken over
+	// within one lease, and a long job is never taken from a live worker.
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		t := time.NewTicker(r.opts.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := r.db.ExtendJobLease(ctx, job.ID, r.owner, r.opts.Lease); err != nil && ctx.Err() == nil {
+					log.Warn("renew job lease", "error", err)
+				}
+			}
+		}
+	}()
+	defer func() { cancel(); <-renewed }()
 	r.mu.RLock()
 	h, ok := r.handlers[job.Kind]
 	r.mu.RUnlock()

@@ -105,8 +105,14 @@ func (d *Deliverer) HandleJob(ctx context.Context, job *storage.Job) error {
 	case code == http.StatusGone:
 		o.Status = storage.DeliveryFailed
 		o.DisableEndpoint = "the receiver answered 410 Gone"
-	case job.Attempts <= len(d.Schedule):
-		wait := d.Schedule[job.Attempts-1]
+	case job.Attempts < job.MaxAttempts:
+		// The job's own number of tries decides (it was fixed when the delivery was
+		// queued); the schedule in force now gives the wait, its last step repeating
+		// if the schedule became shorter.
+		wait := 30 * time.Second
+		if len(d.Schedule) > 0 {
+			wait = d.Schedule[min(job.Attempts-1, len(d.Schedule)-1)]
+		}
 		next := now.Add(wait)
 		o.Status, o.NextAttemptAt = storage.DeliveryPending, &next
 		if err := d.DB.RecordWebhookAttempt(ctx, del.ID, attempt, o); err != nil {

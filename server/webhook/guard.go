@@ -55,6 +55,10 @@ var blocked = []netip.Prefix{
 	netip.MustParsePrefix("192.0.0.0/24"),      // IETF protocol assignments
 	netip.MustParsePrefix("198.18.0.0/15"),     // benchmarking
 	netip.MustParsePrefix("fd00:ec2::254/128"), // AWS metadata over IPv6 (also in fc00::/7)
+	netip.MustParsePrefix("64:ff9b::/96"),      // NAT64: an IPv4 address inside IPv6
+	netip.MustParsePrefix("64:ff9b:1::/48"),    // local-use NAT64
+	netip.MustParsePrefix("2002::/16"),         // 6to4: an IPv4 address inside IPv6
+	netip.MustParsePrefix("::/96"),             // IPv4-compatible IPv6 (deprecated)
 }
 
 // allowedIP reports whether a request may go to ip.
