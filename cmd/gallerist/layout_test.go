@@ -63,7 +63,7 @@ func allowed(pkg, dep string) bool {
 		return !under(dep, "cmd")
 	case under(pkg, "server"):
 		return dep != "server" && !under(dep, "cmd")
-	case under(pkg, "cmd"):
+	case under(pkg, "cmd"), under(pkg, "bench"):
 		return true
 	}
 	return false

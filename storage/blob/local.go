@@ -116,6 +116,11 @@ func (l *Local) place(tmp, dst string) error {
 		if err = os.MkdirAll(dir, 0o750); err != nil {
 			return err
 		}
+		// Temporary files are created 0600; blobs are group-readable (0640) so that a
+		// reverse proxy in the server's group can serve them (X-Accel-Redirect).
+		if err = os.Chmod(tmp, 0o640); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 		if err = os.Rename(tmp, dst); !errors.Is(err, fs.ErrNotExist) {
 			break
 		}
