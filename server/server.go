@@ -108,6 +108,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		Log: deps.Logger, Observe: s.metrics.observeThumbnail}
 	s.queue = queue.New(deps.DB, queue.Options{Workers: cfg.MediaWorkers, Logger: deps.Logger})
 	s.queue.Handle(variants.JobKind, s.variants.HandleJob)
+	s.queue.Handle(jobJanitor, s.runJanitorJob)
 	guard, err := webhook.NewGuard(cfg.WebhookAllowedHosts)
 	if err != nil {
 		return nil, err

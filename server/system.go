@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/gallerist/gallerist/storage"
 )
 
 // HealthResponse answers /healthz and /readyz.
@@ -67,13 +69,19 @@ func probeWritable(dir string) error {
 	return err
 }
 
-// scheduleJanitor runs the janitor at start and then every JanitorInterval.
+// jobJanitor is the queue kind of the cleanup job.
+const jobJanitor = "janitor"
+
+// scheduleJanitor enqueues the cleanup job at start and then every JanitorInterval;
+// with several processes on one database, at most one such job waits at a time.
 func (s *Server) scheduleJanitor(ctx context.Context) {
 	t := time.NewTicker(s.cfg.JanitorInterval)
 	defer t.Stop()
 	for {
-		if _, err := s.Janitor(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("janitor", "error", err)
+		if queued, err := s.db.EnqueueJobOnce(ctx, jobJanitor, struct{}{}, time.Now()); err != nil && ctx.Err() == nil {
+			s.log.Error("schedule janitor", "error", err)
+		} else if queued {
+			s.queue.Notify()
 		}
 		select {
 		case <-ctx.Done():
@@ -81,6 +89,12 @@ func (s *Server) scheduleJanitor(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// runJanitorJob is the queue handler of the cleanup job.
+func (s *Server) runJanitorJob(ctx context.Context, _ *storage.Job) error {
+	_, err := s.Janitor(ctx)
+	return err
 }
 
 // JanitorReport tells what one janitor pass removed.

@@ -187,3 +187,25 @@ func (db *DB) ExtendJobLease(ctx context.Context, id int64, owner string, lease 
 	}
 	return nil
 }
+
+// EnqueueJobOnce adds a job of kind unless one is already waiting or running, and
+// reports whether it added one (for periodic work such as cleanup).
+func (db *DB) EnqueueJobOnce(ctx context.Context, kind string, payload any, runAt time.Time) (bool, error) {
+	added := false
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, db.rebind(`SELECT COUNT(*) FROM jobs WHERE kind = ? AND status IN ('queued', 'running')`), kind).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		_, err := db.enqueueJob(ctx, tx, kind, payload, runAt)
+		added = err == nil
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("enqueue %s job: %w", kind, err)
+	}
+	return added, nil
+}
