@@ -79,6 +79,23 @@ func queryInt(c echo.Context, name string, def, lo, hi int) (int, error) {
 	return n, nil
 }
 
+// Page sizes of every list: 50 by default, at most 200.
+const (
+	defaultPageSize = 50
+	maxPageSize     = 200
+)
+
+// pageParams reads the limit and offset query parameters of a list.
+func pageParams(c echo.Context) (limit, offset int, err error) {
+	if limit, err = queryInt(c, "limit", defaultPageSize, 1, maxPageSize); err != nil {
+		return 0, 0, err
+	}
+	if offset, err = queryInt(c, "offset", 0, 0, 1<<31-1); err != nil {
+		return 0, 0, err
+	}
+	return limit, offset, nil
+}
+
 // queryBool reads an optional true/false query parameter.
 func queryBool(c echo.Context, name string) (*bool, error) {
 	v := c.QueryParam(name)

@@ -279,11 +279,7 @@ func (s *Server) listEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	limit, err := queryInt(c, "limit", 50, 1, 200)
-	if err != nil {
-		return err
-	}
-	offset, err := queryInt(c, "offset", 0, 0, 1<<31-1)
+	limit, offset, err := pageParams(c)
 	if err != nil {
 		return err
 	}

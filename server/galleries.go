@@ -270,10 +270,7 @@ func (s *Server) listGalleryPhotos(c echo.Context) error {
 	}
 	hidden := false
 	f := storage.PhotoFilter{EventID: e.ID, IsHidden: &hidden, Sort: "position_asc"}
-	if f.Limit, err = queryInt(c, "limit", 50, 1, 200); err != nil {
-		return err
-	}
-	if f.Offset, err = queryInt(c, "offset", 0, 0, 1<<31-1); err != nil {
+	if f.Limit, f.Offset, err = pageParams(c); err != nil {
 		return err
 	}
 	if ref := c.QueryParam("category_id"); ref != "" {
@@ -407,11 +404,7 @@ func (s *Server) listComments(c echo.Context) error {
 	if !e.FeedbackEnabled && isGuest(p) {
 		return apiError("feedback_disabled", "this gallery does not take comments")
 	}
-	limit, err := queryInt(c, "limit", 50, 1, 200)
-	if err != nil {
-		return err
-	}
-	offset, err := queryInt(c, "offset", 0, 0, 1<<31-1)
+	limit, offset, err := pageParams(c)
 	if err != nil {
 		return err
 	}

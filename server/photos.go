@@ -384,10 +384,7 @@ func (s *Server) listPhotos(c echo.Context) error {
 		return err
 	}
 	f := storage.PhotoFilter{EventID: e.ID}
-	if f.Limit, err = queryInt(c, "limit", 50, 1, 200); err != nil {
-		return err
-	}
-	if f.Offset, err = queryInt(c, "offset", 0, 0, 1<<31-1); err != nil {
+	if f.Limit, f.Offset, err = pageParams(c); err != nil {
 		return err
 	}
 	if f.IsHidden, err = queryBool(c, "is_hidden"); err != nil {

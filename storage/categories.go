@@ -52,9 +52,21 @@ func (db *DB) CreateCategory(ctx context.Context, c *Category) error {
 	return nil
 }
 
-// FindCategories lists an event's categories in their order.
+// FindCategories lists an event's categories in their order, each with its photo count.
 func (db *DB) FindCategories(ctx context.Context, eventID int64) ([]*Category, error) {
-	rows, err := db.r.QueryContext(ctx, db.rebind(`SELECT `+categoryColumns+` FROM categories c WHERE c.event_id = ? ORDER BY c.position, c.id`), eventID)
+	return db.findCategories(ctx, eventID, `SELECT `+categoryColumns+` FROM categories c WHERE c.event_id = ? ORDER BY c.position, c.id`)
+}
+
+// FindCategoriesVisible lists an event's categories with counts of their visible photos
+// only, as guests see them.
+func (db *DB) FindCategoriesVisible(ctx context.Context, eventID int64) ([]*Category, error) {
+	return db.findCategories(ctx, eventID, `SELECT c.id, c.event_id, c.name, c.slug, c.position,
+		(SELECT COUNT(*) FROM photos p WHERE p.category_id = c.id AND p.is_hidden = ?), c.created_at
+		FROM categories c WHERE c.event_id = ? ORDER BY c.position, c.id`, false)
+}
+
+func (db *DB) findCategories(ctx context.Context, eventID int64, q string, args ...any) ([]*Category, error) {
+	rows, err := db.r.QueryContext(ctx, db.rebind(q), append(args, eventID)...)
 	if err != nil {
 		return nil, fmt.Errorf("list categories of event %d: %w", eventID, err)
 	}
@@ -108,25 +120,4 @@ func (db *DB) DeleteCategory(ctx context.Context, eventID, id int64) error {
 		return fmt.Errorf("delete category %d: %w", id, ErrNotFound)
 	}
 	return nil
-}
-
-// FindCategoriesVisible lists an event's categories with counts of their visible photos
-// only, as guests see them.
-func (db *DB) FindCategoriesVisible(ctx context.Context, eventID int64) ([]*Category, error) {
-	rows, err := db.r.QueryContext(ctx, db.rebind(`SELECT c.id, c.event_id, c.name, c.slug, c.position,
-		(SELECT COUNT(*) FROM photos p WHERE p.category_id = c.id AND p.is_hidden = ?), c.created_at
-		FROM categories c WHERE c.event_id = ? ORDER BY c.position, c.id`), false, eventID)
-	if err != nil {
-		return nil, fmt.Errorf("list categories of event %d: %w", eventID, err)
-	}
-	defer rows.Close()
-	out := []*Category{}
-	for rows.Next() {
-		c, err := scanCategory(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list categories of event %d: %w", eventID, err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
 }

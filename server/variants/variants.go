@@ -149,38 +149,13 @@ func (m *Maker) fail(ctx context.Context, p *storage.Photo, cause error) error {
 }
 
 // localOriginal returns a local path of the photo's original: the blob's own file for a
-// local store, else a temporary copy.
+// local store, else a temporary copy. A missing original is blob.ErrNotFound.
 func (m *Maker) localOriginal(ctx context.Context, p *storage.Photo) (string, func(), error) {
-	if l, ok := m.Blobs.(interface{ Path(string) (string, error) }); ok {
-		path, err := l.Path(p.BlobKey)
-		if err != nil {
-			return "", nil, err
-		}
-		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-			return "", nil, fmt.Errorf("original of photo %d: %w", p.ID, blob.ErrNotFound)
-		} else if err != nil {
-			return "", nil, fmt.Errorf("original of photo %d: %w", p.ID, err)
-		}
-		return path, func() {}, nil
-	}
-	r, _, err := m.Blobs.Open(ctx, p.BlobKey)
+	path, cleanup, err := m.localBlob(ctx, p.BlobKey)
 	if err != nil {
-		return "", nil, fmt.Errorf("open original of photo %d: %w", p.ID, err)
+		return "", nil, fmt.Errorf("original of photo %d: %w", p.ID, err)
 	}
-	defer r.Close()
-	f, err := os.CreateTemp(m.TempDir, "original-*")
-	if err != nil {
-		return "", nil, err
-	}
-	_, err = io.Copy(f, r)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return "", nil, fmt.Errorf("copy original of photo %d: %w", p.ID, err)
-	}
-	return f.Name(), func() { os.Remove(f.Name()) }, nil
+	return path, cleanup, nil
 }
 
 func syncClose(f *os.File) error {
@@ -238,11 +213,17 @@ func (m *Maker) EnsureProtected(ctx context.Context, p *storage.Photo, opts medi
 	return key, nil
 }
 
-// localBlob returns a local path of a blob (see localOriginal).
+// localBlob returns a local path of a blob: the blob's own file for a local store, else
+// a temporary copy (removed by the returned function). A missing blob is blob.ErrNotFound.
 func (m *Maker) localBlob(ctx context.Context, key string) (string, func(), error) {
 	if l, ok := m.Blobs.(interface{ Path(string) (string, error) }); ok {
 		path, err := l.Path(key)
 		if err != nil {
+			return "", nil, err
+		}
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return "", nil, fmt.Errorf("%s: %w", key, blob.ErrNotFound)
+		} else if err != nil {
 			return "", nil, err
 		}
 		return path, func() {}, nil
