@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/swaggest/jsonschema-go"
+
+	"github.com/gallerist/gallerist/storage"
 )
 
 // maxJSONBody caps JSON request bodies; uploads have their own limits.
@@ -219,4 +222,60 @@ func (IDRef) JSONSchema() (jsonschema.Schema, error) {
 	s.Type = &jsonschema.Type{SliceOfSimpleTypeValues: []jsonschema.SimpleType{jsonschema.Integer, jsonschema.String, jsonschema.Null}}
 	s.WithDescription("A category id or slug; null removes the category.")
 	return s, nil
+}
+
+// photoCursor is the opaque form of a keyset position: the sort it belongs to, the sort
+// value and the id of the last photo of a page.
+type photoCursor struct {
+	Sort  string `json:"s"`
+	Value any    `json:"v"`
+	ID    int64  `json:"i"`
+}
+
+// encodeCursor makes the next_cursor of a page whose last photo is p.
+func encodeCursor(sort string, p *storage.Photo) string {
+	if sort == "" {
+		sort = "upload_date_desc"
+	}
+	c := storage.CursorAfter(sort, p)
+	b, _ := json.Marshal(photoCursor{Sort: sort, Value: c.Value, ID: c.ID})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// queryCursor reads the cursor parameter of a photo list sorted by sort.
+func queryCursor(c echo.Context, sort string) (*storage.PhotoCursor, error) {
+	raw := c.QueryParam("cursor")
+	if raw == "" {
+		return nil, nil
+	}
+	if sort == "" {
+		sort = "upload_date_desc"
+	}
+	bad := invalidParam("cursor", "must be a next_cursor of this list with the same sort")
+	b, err := base64.RawURLEncoding.DecodeString(raw)
+	if err != nil {
+		return nil, bad
+	}
+	var pc photoCursor
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if dec.Decode(&pc) != nil || pc.Sort != sort || pc.ID <= 0 {
+		return nil, bad
+	}
+	v := pc.Value
+	if n, ok := v.(json.Number); ok {
+		if i, err := n.Int64(); err == nil {
+			v = i
+		} else if f, err := n.Float64(); err == nil {
+			v = f
+		} else {
+			return nil, bad
+		}
+	}
+	switch v.(type) {
+	case string, int64, float64:
+	default:
+		return nil, bad
+	}
+	return &storage.PhotoCursor{Value: v, ID: pc.ID}, nil
 }

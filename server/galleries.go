@@ -56,6 +56,7 @@ type ListGalleryPhotosRequest struct {
 	CategoryID string `query:"category_id"`
 	MediaType  string `query:"media_type" enum:"image,video"`
 	Sort       string `query:"sort" default:"position_asc" enum:"upload_date_asc,upload_date_desc,capture_date_asc,capture_date_desc,filename_asc,filename_desc,size_asc,size_desc,rating_asc,rating_desc,position_asc,position_desc"`
+	Cursor     string `query:"cursor" description:"The next_cursor of the previous page; offset is then ignored."`
 }
 
 // GalleryPhoto is a photo as a guest sees it.
@@ -75,10 +76,11 @@ type GalleryPhoto struct {
 
 // GalleryPhotoListResponse is a page of a gallery's visible photos.
 type GalleryPhotoListResponse struct {
-	Items  []GalleryPhoto `json:"items" required:"true"`
-	Total  int            `json:"total" required:"true"`
-	Limit  int            `json:"limit" required:"true"`
-	Offset int            `json:"offset" required:"true"`
+	Items      []GalleryPhoto `json:"items" required:"true"`
+	Total      int            `json:"total" required:"true"`
+	Limit      int            `json:"limit" required:"true"`
+	Offset     int            `json:"offset" required:"true"`
+	NextCursor string         `json:"next_cursor,omitempty" description:"Pass as cursor to get the next page (infinite scroll); absent on the last page."`
 }
 
 // GalleryPhotoPathRequest names a photo of a gallery.
@@ -292,6 +294,9 @@ func (s *Server) listGalleryPhotos(c echo.Context) error {
 		}
 		f.Sort = v
 	}
+	if f.After, err = queryCursor(c, f.Sort); err != nil {
+		return err
+	}
 	photos, total, err := s.db.FindPhotos(c.Request().Context(), f)
 	if err != nil {
 		return err
@@ -299,6 +304,9 @@ func (s *Server) listGalleryPhotos(c echo.Context) error {
 	out := GalleryPhotoListResponse{Items: make([]GalleryPhoto, 0, len(photos)), Total: total, Limit: f.Limit, Offset: f.Offset}
 	for _, p := range photos {
 		out.Items = append(out.Items, galleryPhoto(e, p))
+	}
+	if len(photos) == f.Limit {
+		out.NextCursor = encodeCursor(f.Sort, photos[len(photos)-1])
 	}
 	return c.JSON(http.StatusOK, out)
 }

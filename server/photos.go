@@ -66,14 +66,16 @@ type ListPhotosRequest struct {
 	IsHidden   *bool  `query:"is_hidden"`
 	MediaType  string `query:"media_type" enum:"image,video"`
 	Sort       string `query:"sort" default:"upload_date_desc" enum:"upload_date_asc,upload_date_desc,capture_date_asc,capture_date_desc,filename_asc,filename_desc,size_asc,size_desc,rating_asc,rating_desc,position_asc,position_desc"`
+	Cursor     string `query:"cursor" description:"The next_cursor of the previous page (keyset pagination, as fast deep as on page one); offset is then ignored."`
 }
 
 // PhotoListResponse is a page of photos.
 type PhotoListResponse struct {
-	Items  []PhotoResponse `json:"items" required:"true"`
-	Total  int             `json:"total" required:"true"`
-	Limit  int             `json:"limit" required:"true"`
-	Offset int             `json:"offset" required:"true"`
+	Items      []PhotoResponse `json:"items" required:"true"`
+	Total      int             `json:"total" required:"true"`
+	Limit      int             `json:"limit" required:"true"`
+	Offset     int             `json:"offset" required:"true"`
+	NextCursor string          `json:"next_cursor,omitempty" description:"Pass as cursor to get the next page; absent on the last page."`
 }
 
 // PhotoPathRequest names a photo in the path.
@@ -407,6 +409,9 @@ func (s *Server) listPhotos(c echo.Context) error {
 	if f.Sort != "" && !slices.Contains(storage.PhotoSortKeys(), f.Sort) {
 		return invalidParam("sort", "must be one of %s", strings.Join(storage.PhotoSortKeys(), ", "))
 	}
+	if f.After, err = queryCursor(c, f.Sort); err != nil {
+		return err
+	}
 	photos, total, err := s.db.FindPhotos(c.Request().Context(), f)
 	if err != nil {
 		return err
@@ -414,6 +419,9 @@ func (s *Server) listPhotos(c echo.Context) error {
 	out := PhotoListResponse{Items: make([]PhotoResponse, 0, len(photos)), Total: total, Limit: f.Limit, Offset: f.Offset}
 	for _, p := range photos {
 		out.Items = append(out.Items, photoResponse(e.Slug, p))
+	}
+	if len(photos) == f.Limit {
+		out.NextCursor = encodeCursor(f.Sort, photos[len(photos)-1])
 	}
 	return c.JSON(http.StatusOK, out)
 }

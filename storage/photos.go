@@ -159,6 +159,54 @@ type PhotoFilter struct {
 	Sort       string  // one of PhotoSortKeys; default upload_date_desc
 	Limit      int     // 0 means no limit
 	Offset     int
+	// After, when set, starts the page right after this position in the sort order
+	// (keyset pagination: a deep page costs what the first does). Offset is then ignored.
+	After *PhotoCursor
+}
+
+// PhotoCursor is a position in a sorted photo list: the sort value and id of the last
+// photo of a page.
+type PhotoCursor struct {
+	Value any
+	ID    int64
+}
+
+// CursorAfter returns the position of p in the order of sort, for the next page.
+func CursorAfter(sort string, p *Photo) PhotoCursor {
+	key, _ := splitSort(sort)
+	var v any
+	switch key {
+	case "upload_date":
+		v = ts(p.CreatedAt)
+	case "capture_date":
+		v = ts(p.CreatedAt)
+		if p.CapturedAt != nil {
+			v = ts(*p.CapturedAt)
+		}
+	case "filename":
+		v = strings.ToLower(p.OriginalName)
+	case "size":
+		v = p.Size
+	case "rating":
+		v = p.RatingAvg
+	case "position":
+		v = p.Position
+	}
+	return PhotoCursor{Value: v, ID: p.ID}
+}
+
+// splitSort turns "size_desc" into ("size", "DESC"); unknown sorts give "".
+func splitSort(s string) (key, dir string) {
+	if s == "" {
+		s = "upload_date_desc"
+	}
+	if k, ok := strings.CutSuffix(s, "_asc"); ok {
+		return k, "ASC"
+	}
+	if k, ok := strings.CutSuffix(s, "_desc"); ok {
+		return k, "DESC"
+	}
+	return "", ""
 }
 
 func (f PhotoFilter) where() (string, []any) {
@@ -181,40 +229,57 @@ func (f PhotoFilter) where() (string, []any) {
 	return strings.Join(w, " AND "), args
 }
 
-func (f PhotoFilter) orderBy() (string, error) {
-	s := f.Sort
-	if s == "" {
-		s = "upload_date_desc"
-	}
-	dir := "ASC"
-	key, ok := strings.CutSuffix(s, "_asc")
-	if !ok {
-		key, ok = strings.CutSuffix(s, "_desc")
-		dir = "DESC"
-	}
+func (f PhotoFilter) orderBy() (order, col, dir string, err error) {
+	key, dir := splitSort(f.Sort)
 	col, known := photoSortColumns[key]
-	if !ok || !known {
-		return "", fmt.Errorf("sort %q: %w", s, ErrInvalid)
+	if !known {
+		return "", "", "", fmt.Errorf("sort %q: %w", f.Sort, ErrInvalid)
 	}
 	// The id breaks ties in the same direction, so pages never overlap or skip.
-	return fmt.Sprintf("%s %s, p.id %s", col, dir, dir), nil
+	return fmt.Sprintf("%s %s, p.id %s", col, dir, dir), col, dir, nil
+}
+
+// filtered reports whether f narrows the event's photos (so the event's counter is not
+// the total).
+func (f PhotoFilter) filtered() bool {
+	return f.CategoryID != nil || f.IsHidden != nil || f.MediaType != nil || len(f.IDs) > 0
 }
 
 // FindPhotos lists the photos that match f in its order, and how many match in all.
 func (db *DB) FindPhotos(ctx context.Context, f PhotoFilter) ([]*Photo, int, error) {
-	order, err := f.orderBy()
+	order, col, dir, err := f.orderBy()
 	if err != nil {
 		return nil, 0, err
 	}
 	where, args := f.where()
 	var total int
-	if err := db.r.QueryRowContext(ctx, db.rebind(`SELECT COUNT(*) FROM photos p WHERE `+where), args...).Scan(&total); err != nil {
+	// The event's counter is kept in the transactions that add and remove photos, so an
+	// unfiltered list need not count 100,000 rows on every page.
+	countQ := `SELECT COUNT(*) FROM photos p WHERE ` + where
+	if !f.filtered() {
+		countQ, args = `SELECT COALESCE((SELECT photo_count FROM events WHERE id = ?), 0)`, []any{f.EventID}
+	}
+	if err := db.r.QueryRowContext(ctx, db.rebind(countQ), args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count photos of event %d: %w", f.EventID, err)
+	}
+	where, args = f.where()
+	if f.After != nil {
+		// A row-value comparison walks the sort index from the cursor on.
+		cmp := ">"
+		if dir == "DESC" {
+			cmp = "<"
+		}
+		where += fmt.Sprintf(" AND (%s, p.id) %s (?, ?)", col, cmp)
+		args = append(args, f.After.Value, f.After.ID)
 	}
 	q := `SELECT ` + photoColumns + ` FROM photos p WHERE ` + where + ` ORDER BY ` + order
 	if f.Limit > 0 {
 		q += ` LIMIT ? OFFSET ?`
-		args = append(args, f.Limit, f.Offset)
+		offset := f.Offset
+		if f.After != nil {
+			offset = 0
+		}
+		args = append(args, f.Limit, offset)
 	}
 	photos, err := db.queryPhotos(ctx, q, args...)
 	if err != nil {

@@ -193,3 +193,37 @@ func TestQueueAndJanitorQueriesUseIndexes(t *testing.T) {
 		}
 	}
 }
+
+// TestKeysetPageUsesTheSortIndexRange: a page after a cursor starts inside the sort
+// index (a range on event and sort key), so a deep page costs what the first does.
+func TestKeysetPageUsesTheSortIndexRange(t *testing.T) {
+	ctx := context.Background()
+	db, path := mustOpenDBPath(t)
+	e := mustCreateEvent(t, db, "k")
+	var ps []*storage.Photo
+	for j := range 60 {
+		ps = append(ps, newPhoto(e.ID, "p.jpg", "k"+string(rune('a'+j))))
+	}
+	mustCreatePhotos(t, db, e.ID, ps...)
+	for _, sort := range storage.PhotoSortKeys() {
+		first, _, err := db.FindPhotos(ctx, storage.PhotoFilter{EventID: e.ID, Sort: sort, Limit: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		after := storage.CursorAfter(sort, first[len(first)-1])
+		plans := recordPlans(t, db, path, func() {
+			if _, _, err := db.FindPhotos(ctx, storage.PhotoFilter{EventID: e.ID, Sort: sort, Limit: 5, After: &after}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		for q, plan := range plans {
+			if !strings.Contains(q, "ORDER BY") {
+				continue
+			}
+			joined := strings.Join(plan, "\n")
+			if !strings.Contains(joined, "(event_id=? AND ") || strings.Contains(joined, "TEMP B-TREE") {
+				t.Errorf("%s: the keyset page does not seek into the sort index: %q", sort, plan)
+			}
+		}
+	}
+}
