@@ -28,6 +28,12 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
 
+## bench: the benchmark suite (about 20 min; BENCH_FLAGS=-quick for about 6): table + bench/results/latest.json
+.PHONY: bench
+bench: build
+	@bench/install-deps
+	$(GO) run ./bench -bin $(BIN) $(BENCH_FLAGS)
+
 ## openapi: regenerate openapi.json from the route table and the Go types
 openapi:
 	$(GO) run ./cmd/gallerist openapi -o openapi.json
