@@ -16,6 +16,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,25 +29,28 @@ import (
 // ListCell is one sort key and page.
 type ListCell struct {
 	Sort   string `json:"sort"`
-	Page   string `json:"page"` // "first" or "deep"
+	Page   string `json:"page"` // "first", "deep" (by offset) or "cursor" (the same page by next_cursor)
 	Offset int    `json:"offset"`
 	P50    Stat   `json:"p50_ms"`
 	P99    Stat   `json:"p99_ms"`
+	query  string
 }
 
 // ListResult is scenario 4.
 type ListResult struct {
-	Photos        int        `json:"photos"`
-	Limit         int        `json:"limit"`
-	RequestsEach  int        `json:"requests_per_cell_per_round"`
-	InsertSeconds float64    `json:"insert_seconds"`
-	Cells         []ListCell `json:"cells"`
-	WorstFirstP99 float64    `json:"worst_first_page_p99_ms"`
-	WorstDeepP99  float64    `json:"worst_deep_page_p99_ms"`
-	WorstDeepRate float64    `json:"worst_deep_to_first_p99_ratio"`
-	All1000P50    Stat       `json:"all_1000_p50_ms"`
-	All1000P99    Stat       `json:"all_1000_p99_ms"`
-	DBMB          float64    `json:"database_mb"`
+	Photos         int        `json:"photos"`
+	Limit          int        `json:"limit"`
+	RequestsEach   int        `json:"requests_per_cell_per_round"`
+	InsertSeconds  float64    `json:"insert_seconds"`
+	Cells          []ListCell `json:"cells"`
+	Cursor         bool       `json:"server_offers_cursor"`
+	WorstFirstP99  float64    `json:"worst_first_page_p99_ms"`
+	WorstDeepP99   float64    `json:"worst_deep_page_p99_ms"` // by cursor when offered, else by offset
+	WorstDeepRate  float64    `json:"worst_deep_to_first_p99_ratio"`
+	WorstOffsetP99 float64    `json:"worst_offset_deep_page_p99_ms"`
+	All1000P50     Stat       `json:"all_1000_p50_ms"`
+	All1000P99     Stat       `json:"all_1000_p99_ms"`
+	DBMB           float64    `json:"database_mb"`
 }
 
 const stemAlphabet = "abcdefghijklmnopqrstuvwxyz234567"
@@ -120,46 +124,54 @@ func timeGET(hc *http.Client, url, token string) (time.Duration, error) {
 }
 
 // benchListing measures the list route on a running server whose data folder holds the
-// events made by seedPhotos.
+// events made by seedPhotos. For each sort: the first page, the last page by offset,
+// and, when the server offers keyset pagination, the same last page reached by the
+// next_cursor of the page before it.
 func benchListing(ctx context.Context, a *api, bigID int64, total int, smallID int64, perCell, rounds int, logf func(string, ...any)) (*ListResult, error) {
 	const limit = 50
 	res := &ListResult{Photos: total, Limit: limit, RequestsEach: perCell, All1000P50: Stat{Unit: "ms"}, All1000P99: Stat{Unit: "ms"}}
 	hc := a.hc
 	sorts := storage.PhotoSortKeys()
-	type key struct{ sort, page string }
-	cells := map[key]*ListCell{}
+	var cells []*ListCell
+	bySort := map[string][]*ListCell{}
 	for _, s := range sorts {
-		for _, page := range []string{"first", "deep"} {
-			off := 0
-			if page == "deep" {
-				off = total - limit
-			}
-			cells[key{s, page}] = &ListCell{Sort: s, Page: page, Offset: off, P50: Stat{Unit: "ms"}, P99: Stat{Unit: "ms"}}
+		base := fmt.Sprintf("/api/v1/events/%d/photos?limit=%d&sort=%s", bigID, limit, s)
+		first := &ListCell{Sort: s, Page: "first", query: base + "&offset=0"}
+		deep := &ListCell{Sort: s, Page: "deep", Offset: total - limit, query: fmt.Sprintf("%s&offset=%d", base, total-limit)}
+		bySort[s] = []*ListCell{first, deep}
+		var prev struct {
+			NextCursor string `json:"next_cursor"`
 		}
+		if err := a.do(ctx, "GET", fmt.Sprintf("%s&offset=%d", base, total-2*limit), nil, "", &prev); err != nil {
+			return nil, err
+		}
+		if prev.NextCursor != "" {
+			res.Cursor = true
+			c := &ListCell{Sort: s, Page: "cursor", Offset: total - limit, query: base + "&cursor=" + url.QueryEscape(prev.NextCursor)}
+			bySort[s] = append(bySort[s], c)
+		}
+		cells = append(cells, bySort[s]...)
 	}
-	// Warm-up: every query once (page cache, prepared plans).
 	for _, c := range cells {
-		if _, err := timeGET(hc, fmt.Sprintf("%s/api/v1/events/%d/photos?limit=%d&offset=%d&sort=%s", a.base, bigID, limit, c.Offset, c.Sort), a.token); err != nil {
+		c.P50, c.P99 = Stat{Unit: "ms"}, Stat{Unit: "ms"}
+		// Warm-up: every query once (page cache, plans).
+		if _, err := timeGET(hc, a.base+c.query, a.token); err != nil {
 			return nil, err
 		}
 	}
 	for r := range rounds {
-		for _, s := range sorts {
-			for _, page := range []string{"first", "deep"} {
-				c := cells[key{s, page}]
-				url := fmt.Sprintf("%s/api/v1/events/%d/photos?limit=%d&offset=%d&sort=%s", a.base, bigID, limit, c.Offset, c.Sort)
-				lat := make([]time.Duration, 0, perCell)
-				for range perCell {
-					d, err := timeGET(hc, url, a.token)
-					if err != nil {
-						return nil, err
-					}
-					lat = append(lat, d)
+		for _, c := range cells {
+			lat := make([]time.Duration, 0, perCell)
+			for range perCell {
+				d, err := timeGET(hc, a.base+c.query, a.token)
+				if err != nil {
+					return nil, err
 				}
-				slices.Sort(lat)
-				c.P50.add(ms(percentile(lat, 50)))
-				c.P99.add(ms(percentile(lat, 99)))
+				lat = append(lat, d)
 			}
+			slices.Sort(lat)
+			c.P50.add(ms(percentile(lat, 50)))
+			c.P99.add(ms(percentile(lat, 99)))
 		}
 		// 1,000 photos, whole, in pages of 200 (the route's maximum).
 		var all []time.Duration
@@ -178,11 +190,19 @@ func benchListing(ctx context.Context, a *api, bigID int64, total int, smallID i
 		logf("listing round %d done (load %s)", r+1, loadAvg())
 	}
 	for _, s := range sorts {
-		f, d := cells[key{s, "first"}], cells[key{s, "deep"}]
-		res.Cells = append(res.Cells, *f, *d)
+		cs := bySort[s]
+		f, d := cs[0], cs[1]
+		deep := d
+		if len(cs) > 2 {
+			deep = cs[2]
+		}
+		for _, c := range cs {
+			res.Cells = append(res.Cells, *c)
+		}
 		res.WorstFirstP99 = max(res.WorstFirstP99, f.P99.Median)
-		res.WorstDeepP99 = max(res.WorstDeepP99, d.P99.Median)
-		res.WorstDeepRate = max(res.WorstDeepRate, d.P99.Median/f.P99.Median)
+		res.WorstOffsetP99 = max(res.WorstOffsetP99, d.P99.Median)
+		res.WorstDeepP99 = max(res.WorstDeepP99, deep.P99.Median)
+		res.WorstDeepRate = max(res.WorstDeepRate, deep.P99.Median/f.P99.Median)
 	}
 	return res, nil
 }

@@ -113,7 +113,9 @@ func (l *Local) place(tmp, dst string) error {
 	// A concurrent Delete may remove the folder once it is empty, between MkdirAll and
 	// Rename; then the folder is made again.
 	for try := 0; try < 3; try++ {
-		if err = os.MkdirAll(dir, 0o750); err != nil {
+		if err = os.MkdirAll(dir, 0o750); errors.Is(err, fs.ErrNotExist) {
+			continue // a parent was removed by a concurrent Delete meanwhile
+		} else if err != nil {
 			return err
 		}
 		// Temporary files are created 0600; blobs are group-readable (0640) so that a
