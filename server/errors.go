@@ -114,6 +114,11 @@ var Codes = map[string]ErrorCode{
 	"client_closed_request":  {499, "The client went away before the answer."},
 	"internal":               {500, "An unexpected server error; the request id is in the logs. Always a bug."},
 	"unavailable":            {503, "A temporary server state (starting, shutting down, overloaded); retry after Retry-After."},
+	// Web UI sessions (server/session.go).
+	"invalid_credentials": {401, "Wrong email or password for the web sign-in (an unknown email answers the same)."},
+	"session_required":    {401, "No signed-in web session; details.setup_required tells whether no admin exists yet."},
+	"csrf_failed":         {403, "A change made with the session cookie lacks the session's X-CSRF-Token."},
+	"setup_done":          {409, "First-run setup was asked for, but an admin account exists already."},
 }
 
 // CodeList returns the catalog's codes in order.

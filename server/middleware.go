@@ -24,6 +24,9 @@ type principal struct {
 	// Guest and Event are set for a guest of one gallery (routes with Guest set).
 	Guest *guestClaims
 	Event *storage.Event
+	// Session is set for a photographer signed in to the web UI (cookie), who holds
+	// every scope.
+	Session *webSession
 }
 
 const principalKey = "gallerist.principal"
@@ -115,11 +118,29 @@ func (s *Server) requireScope(scope Scope, guest bool) echo.MiddlewareFunc {
 			if guest && !strings.HasPrefix(bearer(c), tokenPrefix) {
 				p, err := s.guestAccess(c)
 				if err != nil {
+					// The signed-in photographer may view any gallery.
+					if sp, ok, serr := s.sessionPrincipal(c); serr != nil || ok {
+						if serr != nil {
+							return serr
+						}
+						c.Set(principalKey, sp)
+						return next(c)
+					}
 					c.Response().Header().Set("WWW-Authenticate", `Bearer realm="gallery"`)
 					return err
 				}
 				c.Set(principalKey, p)
 				return next(c)
+			}
+			if c.Request().Header.Get(echo.HeaderAuthorization) == "" {
+				// The web UI's session cookie (admin, every scope; changes need X-CSRF-Token).
+				if sp, ok, err := s.sessionPrincipal(c); err != nil || ok {
+					if err != nil {
+						return err
+					}
+					c.Set(principalKey, sp)
+					return next(c)
+				}
 			}
 			p, err := s.authenticate(c)
 			if err != nil {

@@ -31,7 +31,7 @@ type route struct {
 }
 
 // authErrors are the codes every scoped route can answer.
-var authErrors = []string{"missing_token", "invalid_token", "token_revoked", "token_expired", "insufficient_scope"}
+var authErrors = []string{"missing_token", "invalid_token", "token_revoked", "token_expired", "insufficient_scope", "csrf_failed"}
 
 // routes is the route table.
 func routes() []route {
@@ -52,6 +52,16 @@ func routes() []route {
 		{Method: http.MethodPatch, Path: "/api/v1/settings", Scope: ScopeAdmin, ID: "updateSettings", Summary: "Change upload settings", Tag: "Settings",
 			Request: new(UpdateSettingsRequest), Response: new(SettingsResponse), Status: 200, Errors: []string{"invalid_request", "invalid_parameter"}, Handler: (*Server).updateSettings},
 
+		// Web sessions (server/session.go): the browser UI signs in with a cookie.
+		{Method: http.MethodPost, Path: "/api/v1/session", Scope: ScopePublic, ID: "login", Summary: "Sign in to the web UI (sets the gallerist_session cookie)", Tag: "Sessions",
+			Request: new(LoginRequest), Response: new(SessionResponse), Status: 200, Errors: []string{"invalid_request", "invalid_credentials", "too_many_attempts", "csrf_failed"}, Handler: (*Server).login},
+		{Method: http.MethodGet, Path: "/api/v1/session", Scope: ScopePublic, ID: "getSession", Summary: "The signed-in admin and the CSRF token of the session cookie", Tag: "Sessions",
+			Response: new(SessionResponse), Status: 200, Errors: []string{"session_required"}, Handler: (*Server).getSession},
+		{Method: http.MethodDelete, Path: "/api/v1/session", Scope: ScopePublic, ID: "logout", Summary: "Sign out (needs X-CSRF-Token)", Tag: "Sessions",
+			Status: 204, Errors: []string{"csrf_failed"}, Handler: (*Server).logout},
+		{Method: http.MethodPost, Path: "/api/v1/setup", Scope: ScopePublic, ID: "setup", Summary: "Create the first admin account and sign in (only while none exists)", Tag: "Sessions",
+			Request: new(LoginRequest), Response: new(SessionResponse), Status: 201, Errors: []string{"invalid_request", "invalid_parameter", "setup_done", "csrf_failed"}, Handler: (*Server).setup},
+
 		// Tokens
 		{Method: http.MethodGet, Path: "/api/v1/tokens", Scope: ScopeAdmin, ID: "listTokens", Summary: "List API tokens", Tag: "Tokens",
 			Response: new(TokenListResponse), Status: 200, Handler: (*Server).listTokens},
@@ -59,6 +69,20 @@ func routes() []route {
 			Request: new(CreateTokenRequest), Response: new(CreatedTokenResponse), Status: 201, Errors: []string{"invalid_request", "invalid_parameter"}, Handler: (*Server).createToken},
 		{Method: http.MethodDelete, Path: "/api/v1/tokens/:token_id", Scope: ScopeAdmin, ID: "revokeToken", Summary: "Revoke an API token", Tag: "Tokens",
 			Request: new(TokenPathRequest), Status: 204, Errors: []string{"invalid_parameter", "token_not_found"}, Handler: (*Server).revokeToken},
+
+		// Browser UI (server/pages.go): HTML pages and their static files, not in the
+		// OpenAPI document. Admin pages check the web session themselves and send the
+		// browser to /login without one; the gallery page asks for the password.
+		{Method: http.MethodGet, Path: "/", Scope: ScopePublic, ID: "pageRoot", Summary: "Redirect to /admin", Tag: "UI", Status: 303, Hidden: true, Handler: (*Server).rootPage},
+		{Method: http.MethodGet, Path: "/static/*", Scope: ScopePublic, ID: "pageStatic", Summary: "UI static files", Tag: "UI", Status: 200, Hidden: true, Handler: (*Server).serveStatic},
+		{Method: http.MethodHead, Path: "/static/*", Scope: ScopePublic, ID: "pageStaticHead", Summary: "UI static files", Tag: "UI", Status: 200, Hidden: true, Handler: (*Server).serveStatic},
+		{Method: http.MethodGet, Path: "/login", Scope: ScopePublic, ID: "pageLogin", Summary: "Sign-in page", Tag: "UI", Status: 200, Produces: "text/html", Hidden: true, Handler: (*Server).loginPage},
+		{Method: http.MethodGet, Path: "/setup", Scope: ScopePublic, ID: "pageSetup", Summary: "First-run page", Tag: "UI", Status: 200, Produces: "text/html", Hidden: true, Handler: (*Server).setupPage},
+		{Method: http.MethodGet, Path: "/admin", Scope: ScopePublic, ID: "pageEvents", Summary: "Events page", Tag: "UI", Status: 200, Produces: "text/html", Hidden: true, Handler: (*Server).adminEventsPage},
+		{Method: http.MethodGet, Path: "/admin/events/:id", Scope: ScopePublic, ID: "pageEvent", Summary: "Event page", Tag: "UI", Status: 200, Produces: "text/html", Hidden: true, Handler: (*Server).adminEventPage},
+		{Method: http.MethodGet, Path: "/admin/events/:id/edit", Scope: ScopePublic, ID: "pageEventEdit", Summary: "Event settings page", Tag: "UI", Status: 200, Produces: "text/html", Hidden: true, Handler: (*Server).adminEditPage},
+		{Method: http.MethodGet, Path: "/admin/settings", Scope: ScopePublic, ID: "pageSettings", Summary: "Settings page", Tag: "UI", Status: 200, Produces: "text/html", Hidden: true, Handler: (*Server).adminSettingsPage},
+		{Method: http.MethodGet, Path: "/g/:slug", Scope: ScopePublic, ID: "pageGallery", Summary: "Guest gallery page", Tag: "UI", Status: 200, Produces: "text/html", Hidden: true, Handler: (*Server).galleryPage},
 
 		// Webhooks
 		{Method: http.MethodPost, Path: "/api/v1/webhooks", Scope: ScopeWebhooksManage, ID: "createWebhook", Summary: "Add a webhook receiver (the secret is shown once)", Tag: "Webhooks",
@@ -212,6 +236,7 @@ func (s *Server) newEcho() *echo.Echo {
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = s.ipExtractor()
 	e.Use(requestID, s.accessLog, s.recoverPanics, securityHeaders)
+	s.loadPageSet()
 	s.register(e)
 	return e
 }
@@ -223,13 +248,14 @@ type RouteInfo struct {
 	Scope  Scope
 	Errors []string
 	Guest  bool // also open to a guest of the :slug gallery
+	Hidden bool // not in the OpenAPI document (HTML pages, the docs page)
 }
 
 // RouteTable lists every route of the table.
 func RouteTable() []RouteInfo {
 	var out []RouteInfo
 	for _, r := range routes() {
-		out = append(out, RouteInfo{Method: r.Method, Path: r.Path, Scope: r.Scope, Errors: append([]string{}, r.Errors...), Guest: r.Guest})
+		out = append(out, RouteInfo{Method: r.Method, Path: r.Path, Scope: r.Scope, Errors: append([]string{}, r.Errors...), Guest: r.Guest, Hidden: r.Hidden})
 	}
 	return out
 }

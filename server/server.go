@@ -54,6 +54,8 @@ type Server struct {
 	attempts      *attemptLimiter
 	guestKeyOnce  sync.Once
 	guestKeyBytes []byte
+	// pages are the browser UI's templates and static files (server/pages.go).
+	pages *pageSet
 	// completions collapses concurrent completes of one upload session into one.
 	completions singleflight.Group
 	http        *http.Server
