@@ -72,6 +72,18 @@ type Config struct {
 	// BlobGrace is how long an unfinished upload's bytes are kept before the janitor may
 	// remove them; it must exceed the longest upload request.
 	BlobGrace time.Duration `env:"GALLERIST_BLOB_GRACE"`
+	// ConnectorKey encrypts connector credentials at rest: 32 bytes as 64 hex digits or
+	// base64 (openssl rand -hex 32). Connectors cannot be created without it. Secret.
+	ConnectorKey string `env:"GALLERIST_CONNECTOR_KEY"`
+	// ConnectorAutoSyncDelay is how long after the last upload to an event an automatic
+	// connector sync starts (each upload pushes it back).
+	ConnectorAutoSyncDelay time.Duration `env:"GALLERIST_CONNECTOR_AUTO_SYNC_DELAY"`
+	// ConnectorVerifyTimeout is how long Brilliant Directories may take to import a photo
+	// before the row counts as a silent failure and is sent again.
+	ConnectorVerifyTimeout time.Duration `env:"GALLERIST_CONNECTOR_VERIFY_TIMEOUT"`
+	// ConnectorTimeout bounds one request to a connector platform (a file upload
+	// included); a write that times out is reconciled before it is sent again.
+	ConnectorTimeout time.Duration `env:"GALLERIST_CONNECTOR_TIMEOUT"`
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
@@ -94,8 +106,11 @@ func DefaultConfig() Config {
 		WebhookTimeout:  10 * time.Second,
 		WebhookRetrySchedule: []time.Duration{30 * time.Second, 2 * time.Minute, 10 * time.Minute, time.Hour,
 			6 * time.Hour, 24 * time.Hour},
-		WebhookSecretGrace: 24 * time.Hour,
-		BlobGrace:          time.Hour,
+		WebhookSecretGrace:     24 * time.Hour,
+		BlobGrace:              time.Hour,
+		ConnectorAutoSyncDelay: 2 * time.Minute,
+		ConnectorVerifyTimeout: 15 * time.Minute,
+		ConnectorTimeout:       2 * time.Minute,
 	}
 }
 
@@ -199,6 +214,15 @@ func (c *Config) Validate() error {
 			bad("GALLERIST_WEBHOOK_RETRY_SCHEDULE", "every wait must be positive")
 			break
 		}
+	}
+	if c.ConnectorAutoSyncDelay < 0 {
+		bad("GALLERIST_CONNECTOR_AUTO_SYNC_DELAY", "must not be negative")
+	}
+	if c.ConnectorVerifyTimeout <= 0 {
+		bad("GALLERIST_CONNECTOR_VERIFY_TIMEOUT", "must be positive")
+	}
+	if c.ConnectorTimeout <= 0 {
+		bad("GALLERIST_CONNECTOR_TIMEOUT", "must be positive")
 	}
 	if c.WebhookSecretGrace < 0 {
 		bad("GALLERIST_WEBHOOK_SECRET_GRACE", "must not be negative")

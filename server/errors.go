@@ -114,6 +114,16 @@ var Codes = map[string]ErrorCode{
 	"client_closed_request":  {499, "The client went away before the answer."},
 	"internal":               {500, "An unexpected server error; the request id is in the logs. Always a bug."},
 	"unavailable":            {503, "A temporary server state (starting, shutting down, overloaded); retry after Retry-After."},
+	// Connectors (server/connectors.go).
+	"connector_not_found":    {404, "No connector with this id."},
+	"connector_in_use":       {409, "The connector is linked to events; archive or unlink them first."},
+	"connector_key_missing":  {409, "GALLERIST_CONNECTOR_KEY is not set (or cannot open the stored credentials), so connector credentials cannot be stored."},
+	"connector_check_failed": {422, "The platform refused the credentials or does not know the destination; the message says what it answered."},
+	"link_not_found":         {404, "The event has no link with this id."},
+	"link_exists":            {409, "The event is already linked to this connector."},
+	"link_active":            {409, "The link's photos are still on the platform: archive the link first, or pass keep_remote=true."},
+	"link_archived":          {409, "The link is archived; link the event again to sync it."},
+	"no_links":               {409, "The event is not linked to any connector."},
 	// Web UI sessions (server/session.go).
 	"invalid_credentials": {401, "Wrong email or password for the web sign-in (an unknown email answers the same)."},
 	"session_required":    {401, "No signed-in web session; details.setup_required tells whether no admin exists yet."},

@@ -109,6 +109,14 @@ func Spec() ([]byte, error) {
 			webhook.DeliveryHeaders
 			webhook.EventArchivedPayload
 		})},
+		{webhook.TypeSyncCompleted, "A connector sync (or archive) finished: succeeded, or partial with per-photo failures", new(struct {
+			webhook.DeliveryHeaders
+			webhook.SyncCompletedPayload
+		})},
+		{webhook.TypeSyncFailed, "A connector sync (or archive) stopped: credentials refused, destination gone, or retries exhausted", new(struct {
+			webhook.DeliveryHeaders
+			webhook.SyncFailedPayload
+		})},
 		{webhook.TypeTest, "Sent by POST /api/v1/webhooks/{id}/test", new(struct {
 			webhook.DeliveryHeaders
 			webhook.TestPayload

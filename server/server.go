@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/gallerist/gallerist/media"
+	"github.com/gallerist/gallerist/server/connector"
 	"github.com/gallerist/gallerist/server/ingest"
 	"github.com/gallerist/gallerist/server/queue"
 	"github.com/gallerist/gallerist/server/variants"
@@ -47,6 +48,9 @@ type Server struct {
 	metrics  *metrics
 	settings *settingsCache
 	guard    *webhook.Guard
+	// sealer encrypts connector credentials; connectors runs connector syncs.
+	sealer     *connector.Sealer
+	connectors *connector.Engine
 	// logo is the watermark logo (GALLERIST_WATERMARK_LOGO); logoID names its bytes.
 	logo   image.Image
 	logoID string
@@ -119,11 +123,23 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	deliverer := &webhook.Deliverer{DB: deps.DB, Guard: guard, Timeout: cfg.WebhookTimeout, Schedule: cfg.WebhookRetrySchedule,
 		Log: deps.Logger, Version: Version}
 	s.queue.Handle(webhook.JobKind, deliverer.HandleJob)
+	if s.sealer, err = connector.NewSealer(cfg.ConnectorKey); err != nil {
+		return nil, err
+	}
+	s.connectors = &connector.Engine{DB: deps.DB, Blobs: deps.Blobs, Sealer: s.sealer, Log: deps.Logger, Ensure: s.variants.Ensure,
+		MediaURL: s.connectorMediaURL, VerifyTimeout: cfg.ConnectorVerifyTimeout,
+		HTTP: &http.Client{Timeout: cfg.ConnectorTimeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	s.queue.Handle(connector.JobKind, s.connectors.HandleJob)
+	deps.DB.SetConnectorAutoSync(connector.JobKind, cfg.ConnectorAutoSyncDelay)
 	// Changes announce themselves in their own transactions from now on.
 	deps.DB.SetAnnouncer(webhook.Announcer{}, webhook.JobKind, deliverer.MaxAttempts())
 	s.echo = s.newEcho()
 	return s, nil
 }
+
+// Connectors returns the engine that runs connector syncs (tests tune its waits and
+// set its crash hook through it).
+func (s *Server) Connectors() *connector.Engine { return s.connectors }
 
 // Handler returns the HTTP handler with every route.
 func (s *Server) Handler() http.Handler { return s.echo }

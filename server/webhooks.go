@@ -16,7 +16,7 @@ import (
 // CreateWebhookRequest is the body of POST /api/v1/webhooks.
 type CreateWebhookRequest struct {
 	URL         string   `json:"url" required:"true" format:"uri" example:"https://hooks.example.com/gallerist"`
-	Events      []string `json:"events" required:"true" minItems:"1" items.enum:"photo.uploaded,photo.deleted,event.created,event.archived,*" description:"Announcement types to receive; \"*\" for all."`
+	Events      []string `json:"events" required:"true" minItems:"1" items.enum:"photo.uploaded,photo.deleted,event.created,event.archived,sync.completed,sync.failed,*" description:"Announcement types to receive; \"*\" for all."`
 	Description string   `json:"description,omitempty" maxLength:"500"`
 }
 
@@ -24,7 +24,7 @@ type CreateWebhookRequest struct {
 type UpdateWebhookRequest struct {
 	WebhookID   int64     `path:"webhook_id" json:"-"`
 	URL         *string   `json:"url,omitempty" format:"uri"`
-	Events      *[]string `json:"events,omitempty" items.enum:"photo.uploaded,photo.deleted,event.created,event.archived,*"`
+	Events      *[]string `json:"events,omitempty" items.enum:"photo.uploaded,photo.deleted,event.created,event.archived,sync.completed,sync.failed,*"`
 	Description *string   `json:"description,omitempty" maxLength:"500"`
 	Enabled     *bool     `json:"enabled,omitempty" description:"true re-enables a receiver that was disabled (by 410 Gone or repeated failures) and clears its failure count."`
 }

@@ -41,6 +41,8 @@ type DB struct {
 	announcer       Announcer
 	deliverKind     string
 	deliverAttempts int
+	// autoSync, when set, makes new photos schedule connector syncs (SetConnectorAutoSync).
+	autoSync *autoSync
 }
 
 // writeTimeout bounds a write transaction that runs detached from its caller's context.

@@ -288,6 +288,11 @@ func (db *DB) SetEventArchived(ctx context.Context, id int64, archived bool) (*E
 			archived, archivedAt, ts(now), id); err != nil {
 			return formatError(err)
 		}
+		if archived {
+			if err := db.archiveConnectorLinks(ctx, tx, id); err != nil {
+				return err
+			}
+		}
 		if !archived || db.announcer == nil {
 			return nil
 		}

@@ -416,6 +416,9 @@ func (db *DB) CreatePhotosWith(ctx context.Context, eventID int64, photos []*Pho
 		if err := tx.QueryRowContext(ctx, db.rebind(`SELECT COALESCE(MAX(position), 0) FROM photos WHERE event_id = ?`), eventID).Scan(&position); err != nil {
 			return err
 		}
+		if err := db.scheduleAutoSyncs(ctx, tx, eventID); err != nil {
+			return err
+		}
 		for _, i := range fresh {
 			p := photos[i]
 			position++

@@ -13,10 +13,12 @@ const (
 	TypeEventCreated  = "event.created"
 	TypeEventArchived = "event.archived"
 	TypeTest          = "webhook.test"
+	TypeSyncCompleted = "sync.completed"
+	TypeSyncFailed    = "sync.failed"
 )
 
 // Types lists the announcement types a receiver may subscribe to ("*" takes all).
-var Types = []string{TypePhotoUploaded, TypePhotoDeleted, TypeEventCreated, TypeEventArchived}
+var Types = []string{TypePhotoUploaded, TypePhotoDeleted, TypeEventCreated, TypeEventArchived, TypeSyncCompleted, TypeSyncFailed}
 
 // Photo sources of photo.uploaded.
 const (
@@ -62,6 +64,50 @@ type EventOnlyData struct {
 // TestData is the data of webhook.test.
 type TestData struct {
 	Message string `json:"message" required:"true"`
+}
+
+// SyncFailure is one photo a connector sync could not push.
+type SyncFailure struct {
+	PhotoID int64  `json:"photo_id" required:"true"`
+	Error   string `json:"error" required:"true"`
+}
+
+// SyncData describes a finished connector sync.
+type SyncData struct {
+	ID          int64         `json:"id" required:"true"`
+	LinkID      int64         `json:"link_id" required:"true"`
+	ConnectorID int64         `json:"connector_id" required:"true"`
+	Platform    string        `json:"platform" required:"true" enum:"buildpass,procore,brilliant_directories"`
+	EventID     int64         `json:"event_id" required:"true"`
+	Kind        string        `json:"kind" required:"true" enum:"sync,archive"`
+	Status      string        `json:"status" required:"true" enum:"succeeded,partial,failed"`
+	Added       int           `json:"added" required:"true"`
+	Skipped     int           `json:"skipped" required:"true"`
+	Failed      int           `json:"failed" required:"true"`
+	Removed     int           `json:"removed" required:"true"`
+	Failures    []SyncFailure `json:"failures" required:"true"`
+	Error       string        `json:"error,omitempty" description:"sync.failed: why the sync stopped."`
+}
+
+// SyncEventData is the data of sync.completed and sync.failed.
+type SyncEventData struct {
+	Sync SyncData `json:"sync" required:"true"`
+}
+
+// SyncCompletedPayload is the body of a sync.completed delivery (status succeeded or partial).
+type SyncCompletedPayload struct {
+	ID        string        `json:"id" required:"true"`
+	Type      string        `json:"type" required:"true" const:"sync.completed"`
+	CreatedAt time.Time     `json:"created_at" required:"true"`
+	Data      SyncEventData `json:"data" required:"true"`
+}
+
+// SyncFailedPayload is the body of a sync.failed delivery.
+type SyncFailedPayload struct {
+	ID        string        `json:"id" required:"true"`
+	Type      string        `json:"type" required:"true" const:"sync.failed"`
+	CreatedAt time.Time     `json:"created_at" required:"true"`
+	Data      SyncEventData `json:"data" required:"true"`
 }
 
 // PhotoUploadedPayload is the body of a photo.uploaded delivery.
