@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -288,3 +289,46 @@ func createAdmin(t *testing.T, ts *testServer, email, hash string) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestSessionUploadOwnership: a chunked upload opened in one web session can be resumed
+// from another session of the same account, and no other account or token sees it.
+func TestSessionUploadOwnership(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	signIn := func(email, password string, setup bool) *browser {
+		b := newBrowser(t, ts.URL)
+		path := "/api/v1/session"
+		if setup {
+			path = "/api/v1/setup"
+		}
+		resp, body := b.do("POST", path, map[string]string{"email": email, "password": password}, false)
+		if resp.StatusCode >= 300 {
+			t.Fatalf("sign in %s: %d %s", email, resp.StatusCode, body)
+		}
+		b.csrf = decode[server.SessionResponse](t, body).CSRFToken
+		return b
+	}
+	first := signIn("owner@example.com", "long enough", true)
+	ev := ts.createEvent(t, map[string]any{"name": "Owned"})
+	resp, body := first.do("POST", fmt.Sprintf("/api/v1/events/%d/uploads", ev.ID), map[string]any{"filename": "a.jpg", "size": 1000}, true)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("open upload: %d %s", resp.StatusCode, body)
+	}
+	id := decode[server.UploadResponse](t, body).UploadID
+	second := signIn("owner@example.com", "long enough", false)
+	if resp, body := second.do("GET", "/api/v1/uploads/"+id, nil, false); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the same account's other session: %d %s", resp.StatusCode, body)
+	}
+	hash, err := server.HashPassword("long enough too")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.DB.CreateAdmin(context.Background(), &storage.Admin{Email: "other@example.com", PasswordHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	other := signIn("other@example.com", "long enough too", false)
+	resp, body = other.do("GET", "/api/v1/uploads/"+id, nil, false)
+	wantError(t, resp, body, http.StatusNotFound, "upload_not_found")
+	resp, body = ts.do(t, "GET", "/api/v1/uploads/"+id, ts.Admin, nil)
+	wantError(t, resp, body, http.StatusNotFound, "upload_not_found")
+}

@@ -99,8 +99,13 @@ func newUploadID() (string, error) {
 
 // owner names who opened a session, from the request's credentials.
 func owner(c echo.Context) string {
-	if p, ok := c.Get(principalKey).(*principal); ok && p.Token != nil {
+	p, ok := c.Get(principalKey).(*principal)
+	switch {
+	case ok && p.Token != nil:
 		return "token:" + strconv.FormatInt(p.Token.ID, 10)
+	case ok && p.Session != nil && p.Session.Admin != nil:
+		// Any web session of the same account may resume it (another browser, a new sign-in).
+		return "admin:" + strconv.FormatInt(p.Session.Admin.ID, 10)
 	}
 	return "anonymous"
 }
