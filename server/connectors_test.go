@@ -714,3 +714,60 @@ func TestConnectorSyncAnnounced(t *testing.T) {
 		t.Fatalf("the secret leaked into an announcement")
 	}
 }
+
+// TestConnectorTwoProcesses runs two servers on one database: syncs of one link never
+// run at once, and the platform ends with every photo exactly once.
+func TestConnectorTwoProcesses(t *testing.T) {
+	a := newConnectorServer(t)
+	b := newTestServerAt(t, a.Cfg.DataDir, func(c *server.Config) {
+		c.ConnectorKey = testConnectorKey
+		c.ConnectorTimeout = 3 * time.Second
+	})
+	b.Admin = a.Admin
+	f := connectorfake.NewProcore(t, connectorfake.ProcoreOptions{ClientID: "c", ClientSecret: "s", SpikeLimit: -1})
+	// Slow image creates keep the first sync running while the others are asked for.
+	f.AddFault(connectorfake.Fault{Method: http.MethodPost, Path: "/rest/v1.0/images", Action: "delay", Delay: 150 * time.Millisecond})
+	conn := a.createConnector(t, connector.Procore, map[string]any{"company_id": "1001", "project_id": "2002", "api_url": f.APIURL, "login_url": f.LoginURL},
+		map[string]any{"client_id": "c", "client_secret": "s"})
+	ev := a.createEvent(t, map[string]any{"name": "Two processes"})
+	a.linkEvent(t, ev.ID, conn.ID)
+	a.uploadN(t, ev.ID, 4, 13)
+	resp, body := a.do(t, http.MethodPost, fmt.Sprintf("/api/v1/events/%d/syncs", ev.ID), a.Admin, map[string]any{})
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("sync on a: %d %s", resp.StatusCode, body)
+	}
+	waitFor(t, "the first sync to run", func() bool { return len(f.Images()) >= 1 })
+	b.uploadN(t, ev.ID, 3, 14)
+	var ids []int64
+	for _, ts := range []*testServer{a, b, b} {
+		resp, body := ts.do(t, http.MethodPost, fmt.Sprintf("/api/v1/events/%d/syncs", ev.ID), ts.Admin, map[string]any{})
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("sync: %d %s", resp.StatusCode, body)
+		}
+		ids = append(ids, decode[server.SyncListResponse](t, body).Items[0].ID)
+	}
+	if ids[0] != ids[1] || ids[1] != ids[2] {
+		t.Fatalf("syncs asked for while one waits must join it: %v", ids)
+	}
+	last := b.waitSync(t, ev.ID, ids[0])
+	if last.Status != "succeeded" {
+		t.Fatalf("second sync: %+v", last)
+	}
+	list := getJSON[server.SyncListResponse](t, a, fmt.Sprintf("/api/v1/events/%d/syncs", ev.ID))
+	for _, s := range list.Items {
+		if s.Status != "succeeded" {
+			t.Fatalf("sync %d: %+v", s.ID, s)
+		}
+	}
+	// The two runs did not overlap: the second started after the first finished.
+	if len(list.Items) != 2 || list.Items[0].StartedAt.Before(*list.Items[1].FinishedAt) {
+		t.Fatalf("syncs overlapped or are missing: %+v", list.Items)
+	}
+	seen := map[string]int{}
+	for _, img := range f.Images() {
+		seen[img.SHA256]++
+	}
+	if len(f.Images()) != 7 || len(seen) != 7 {
+		t.Fatalf("Procore holds %d images (%d distinct), want 7", len(f.Images()), len(seen))
+	}
+}
