@@ -771,3 +771,39 @@ func TestConnectorTwoProcesses(t *testing.T) {
 		t.Fatalf("Procore holds %d images (%d distinct), want 7", len(f.Images()), len(seen))
 	}
 }
+
+// TestConnectorArchiveResumes stops an archive right after a remote delete, before it is
+// recorded; the resumed archive finishes and leaves nothing of the link on the platform
+// (P6).
+func TestConnectorArchiveResumes(t *testing.T) {
+	steps := map[string]string{connector.BuildPass: "buildpass.archive", connector.Procore: "procore.delete", connector.BrilliantDirectories: "bd.delete"}
+	for _, pc := range platformCases {
+		t.Run(pc.name, func(t *testing.T) {
+			ts := newConnectorServer(t)
+			cfg, cred, f := pc.start(t, ts)
+			conn := ts.createConnector(t, pc.name, cfg, cred)
+			ev := ts.createEvent(t, map[string]any{"name": "Archive crash"})
+			link := ts.linkEvent(t, ev.ID, conn.ID)
+			ts.uploadN(t, ev.ID, 3, 15)
+			wantCounts(t, ts.syncNow(t, ev.ID), "succeeded", 3, 0, 0, 0)
+			crashed := 0
+			ts.Srv.Connectors().Hook = func(s string) error {
+				if s == steps[pc.name] && crashed == 0 {
+					crashed++
+					return connector.ErrCrash
+				}
+				return nil
+			}
+			a := ts.archiveLink(t, ev.ID, link.ID)
+			if crashed != 1 || a.Status != "succeeded" {
+				t.Fatalf("archive after a crash at %s (crashed %d): %+v", steps[pc.name], crashed, a)
+			}
+			if n := len(f.remote()); n != 0 || f.containers() != 0 {
+				t.Fatalf("after the archive: %d photos, %d containers", n, f.containers())
+			}
+			if pc.name == connector.BrilliantDirectories && len(f.(bdFake).Photos()) != 0 {
+				t.Fatalf("orphan BD photo rows: %+v", f.(bdFake).Photos())
+			}
+		})
+	}
+}
