@@ -3,18 +3,24 @@
 #   docker run -d -p 127.0.0.1:8080:8080 -v gallerist-data:/data --stop-timeout 45 gallerist
 # See docs/install.md.
 
-# Build stage: a static binary, as `make build` makes it. No cgo: SQLite and HEIC decoding
-# are pure Go; the nodynamic tag keeps the HEIC package from linking the C library to
-# dlopen libheif (see go doc ./media).
+# Build stage: a static binary, as `make build` makes it. SQLite and HEIC decoding are
+# pure Go; the nodynamic tag keeps the HEIC package from linking the C library to dlopen
+# libheif (see go doc ./media). cgo links one C library, libjpeg-turbo, statically, for
+# DCT-scaled JPEG decoding (media/jpegscale_cgo.go); netgo and osusergo keep the static
+# glibc out of name and user lookups. For a build without any C, use
+# CGO_ENABLED=0 go build -tags nodynamic (JPEGs are then decoded by image/jpeg).
 FROM golang:1.26-bookworm AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libjpeg62-turbo-dev \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Download modules first, so this layer is cached until go.mod or go.sum change.
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -tags nodynamic -trimpath \
-      -ldflags "-s -w -X github.com/gallerist/gallerist/server.Version=${VERSION}" \
+RUN CGO_ENABLED=1 go build -tags nodynamic,netgo,osusergo -trimpath \
+      -ldflags "-s -w -X github.com/gallerist/gallerist/server.Version=${VERSION} -linkmode external -extldflags -static" \
       -o /out/gallerist ./cmd/gallerist
 
 # Runtime stage: ffmpeg (with ffprobe) for videos, and CA certificates.

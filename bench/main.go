@@ -587,7 +587,7 @@ func printTable(w io.Writer, r *Results) {
 	row("scenario", "Gallerist", "reference", "ratio", "unit")
 	row("---", "---", "---", "---", "---")
 	for _, th := range r.Thumbs {
-		row(fmt.Sprintf("1. thumbs %s (%.1f MB) CPU/photo, 1 core", th.Size, th.MeanFileMB), span(th.OursCPUms, 0), span(th.VipsCPUms, 0)+" vipsthumbnail", span(th.PerCoreRatio, 2), "ms (ratio: photos/s/core)")
+		row(fmt.Sprintf("1. thumbs %s (%.1f MB, %s) CPU/photo, 1 core", th.Size, th.MeanFileMB, th.JPEGCodec), span(th.OursCPUms, 0), span(th.VipsCPUms, 0)+" vipsthumbnail", span(th.PerCoreRatio, 2), "ms (ratio: photos/s/core)")
 		row(fmt.Sprintf("1. thumbs %s, 2 workers / 2 processes", th.Size), span(th.Ours2Rate, 2), span(th.Vips2Rate, 2), span(th.TwoCoreRatio, 2), "photos/s")
 	}
 	if q := r.Quality; q != nil {

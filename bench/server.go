@@ -18,13 +18,21 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gallerist/gallerist/media"
 )
 
-// buildBinary builds ./cmd/gallerist like `make build` (static, nodynamic, trimpath).
+// buildBinary builds ./cmd/gallerist much as `make build` does (nodynamic, trimpath), with
+// or without cgo as the benchmark was built.
 func buildBinary(dir string) (string, error) {
 	bin := filepath.Join(dir, "gallerist")
 	cmd := exec.Command("go", "build", "-tags", "nodynamic", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./cmd/gallerist")
+	// The server gets the JPEG codec the benchmark itself was built with (libjpeg-turbo
+	// through cgo, or image/jpeg), so scenario 1 and the server measure the same pipeline.
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if media.JPEGCodec() == "libjpeg-turbo" {
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/gallerist: %v\n%s", err, out)
 	}

@@ -32,6 +32,7 @@ import (
 // ThumbsResult is scenario 1 for one size.
 type ThumbsResult struct {
 	Size           string  `json:"size"`
+	JPEGCodec      string  `json:"jpeg_codec"` // media.JPEGCodec() of the benchmark's build
 	Pixels         string  `json:"pixels"`
 	Files          int     `json:"files_per_round"`
 	MeanFileMB     float64 `json:"mean_file_mb"`
@@ -229,7 +230,7 @@ func benchThumbs(ctx context.Context, fx []*Fixture, repeat, rounds int, tmp str
 	for _, f := range fx {
 		mean += float64(f.Bytes) / 1e6 / float64(len(fx))
 	}
-	res := &ThumbsResult{Size: fx[0].Size.Name, Pixels: fmt.Sprintf("%dx%d", fx[0].Size.W, fx[0].Size.H), Files: len(files), MeanFileMB: mean,
+	res := &ThumbsResult{Size: fx[0].Size.Name, JPEGCodec: media.JPEGCodec(), Pixels: fmt.Sprintf("%dx%d", fx[0].Size.W, fx[0].Size.H), Files: len(files), MeanFileMB: mean,
 		OursCPUms: Stat{Unit: "ms"}, VipsCPUms: Stat{Unit: "ms"}, Ours2Rate: Stat{Unit: "photos/s"}, Vips2Rate: Stat{Unit: "photos/s"},
 		Ours1Rate: Stat{Unit: "photos/s"}, OursLatencyMs: Stat{Unit: "ms"}, SizesChecked: true}
 	vipsDir := filepath.Join(tmp, "vips-"+res.Size)

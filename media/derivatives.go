@@ -118,12 +118,22 @@ func displayImage(cfg Config, path string, info Info) (*image.NRGBA, error) {
 	if err := checkPixels(w, h, cfg.MaxPixels); err != nil {
 		return nil, err
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("seek: %w", err)
+	var src image.Image
+	if format == FormatJPEG && jpegTurbo {
+		// Decode at the smallest n/8 scale still at least the display size, in the DCT
+		// domain, so the full-size image is never built; when libjpeg cannot, image/jpeg
+		// decodes at full size below and has the last word on damaged files.
+		if img, err := decodeJPEGScaled(path, w, h, cfg.DisplaySize); err == nil {
+			src = img
+		}
 	}
-	src, err := decode(bufio.NewReaderSize(f, 64<<10), format, w, h)
-	if err != nil {
-		return nil, err
+	if src == nil {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("seek: %w", err)
+		}
+		if src, err = decode(bufio.NewReaderSize(f, 64<<10), format, w, h); err != nil {
+			return nil, err
+		}
 	}
 	// Resize before orienting: the long edge is the same either way, and
 	// turning the small copy is cheap.
@@ -243,10 +253,13 @@ func flatten(img *image.NRGBA) {
 	}
 }
 
-// encodeJPEG writes an opaque image as a baseline JPEG with no metadata.
-// An opaque NRGBA has the same bytes as an RGBA, and image/jpeg has a fast
-// path for *image.RGBA.
+// encodeJPEG writes an opaque image as a baseline JPEG with no metadata, through
+// libjpeg-turbo when the build has it. Otherwise: an opaque NRGBA has the same bytes
+// as an RGBA, and image/jpeg has a fast path for *image.RGBA.
 func encodeJPEG(w io.Writer, img *image.NRGBA, quality int) error {
+	if jpegTurbo {
+		return encodeJPEGTurbo(w, img, quality) // one Write of the whole file
+	}
 	rgba := &image.RGBA{Pix: img.Pix, Stride: img.Stride, Rect: img.Rect}
 	bw := bufio.NewWriterSize(w, 64<<10)
 	if err := jpeg.Encode(bw, rgba, &jpeg.Options{Quality: quality}); err != nil {

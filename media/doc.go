@@ -26,7 +26,17 @@
 //
 // # Decoders
 //
-//   - JPEG, PNG, GIF: the standard library. GIF gives its first frame.
+//   - JPEG: with cgo (and without the nojpegturbo tag), the system's
+//     libjpeg-turbo through a thin wrapper of our own (jpegscale_cgo.go;
+//     Debian's libjpeg62-turbo-dev, linked statically by `make build` and
+//     the Dockerfile). It decodes at the smallest n/8 scale whose long edge
+//     is still at least the display size, in the DCT domain, so a 24 MP
+//     photo is never built at full size; it also encodes the derivatives.
+//     Whenever libjpeg refuses a file, warns that it is damaged, or meets
+//     CMYK, the standard library decodes it at full size and decides. Built
+//     with CGO_ENABLED=0 (or -tags nojpegturbo), the standard library does
+//     everything. JPEGCodec says which is in the build.
+//   - PNG, GIF: the standard library. GIF gives its first frame.
 //   - WebP: golang.org/x/image/webp (decode only).
 //   - HEIC/HEIF: github.com/gen2brain/heic v0.7.1, a Rust decoder compiled to
 //     WebAssembly and run by wazero, with no cgo. Without the nodynamic build

@@ -41,6 +41,9 @@ type Config struct {
 	MediaWorkers int `env:"GALLERIST_MEDIA_WORKERS"`
 	// MediaMemoryMB is the budget of decoded pixels (in MB) that image work may hold at once.
 	MediaMemoryMB int64 `env:"GALLERIST_MEDIA_MEMORY_MB"`
+	// MemoryLimitMB is the Go runtime's soft memory limit in MB; 0 derives it from
+	// MediaMemoryMB (see MemoryLimit). GOMEMLIMIT in the environment takes precedence.
+	MemoryLimitMB int64 `env:"GALLERIST_MEMORY_LIMIT_MB"`
 	// FFmpegPath is the ffmpeg binary used for video posters.
 	FFmpegPath string `env:"GALLERIST_FFMPEG_PATH"`
 	// FFprobePath is the ffprobe binary used to read video metadata.
@@ -196,6 +199,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MediaMemoryMB < 64 {
 		bad("GALLERIST_MEDIA_MEMORY_MB", "must be at least 64")
+	}
+	if c.MemoryLimitMB != 0 && c.MemoryLimitMB < 64 {
+		bad("GALLERIST_MEMORY_LIMIT_MB", "must be 0 (derived) or at least 64")
 	}
 	if c.UploadExpiry < time.Minute {
 		bad("GALLERIST_UPLOAD_EXPIRY", "must be at least 1m")
@@ -380,4 +386,17 @@ func fieldDoc(name string) string {
 		b.WriteRune(r)
 	}
 	return strings.ToLower(b.String())
+}
+
+// MemoryLimit returns the soft memory limit, in bytes, for runtime/debug.SetMemoryLimit:
+// MemoryLimitMB when set, else 64 MiB for the server itself (SQLite, HTTP and upload
+// buffers) plus half the decode budget, 320 MiB by default. Image work holds about half
+// of what media.DecodeCost reserves for it in Go memory (the estimate is an upper bound),
+// so the garbage collector runs before the heap doubles past the live data; a soft
+// limit is exceeded, never enforced, when live data needs more.
+func (c Config) MemoryLimit() int64 {
+	if c.MemoryLimitMB > 0 {
+		return c.MemoryLimitMB << 20
+	}
+	return (64 + c.MediaMemoryMB/2) << 20
 }

@@ -41,7 +41,21 @@ func (s *Server) findFile(c echo.Context, wantExt func(*storage.Photo) string) (
 	if !ok || !validStem(stem) || !slugPattern.MatchString(slug) {
 		return nil, nil, apiError("file_not_found", "no such file")
 	}
-	p, e, err := s.db.FindPhotoByStem(c.Request().Context(), slug, stem)
+	var p *storage.Photo
+	var e *storage.Event
+	var err error
+	pr, _ := c.Get(principalKey).(*principal)
+	if isGuest(pr) {
+		// The guest check has just loaded this gallery's event: look the photo up in it,
+		// one query on the (event_id, stem) index. A guest of another gallery finds nothing.
+		if pr.Event.Slug != slug {
+			return nil, nil, apiError("file_not_found", "no such file")
+		}
+		e = pr.Event
+		p, err = s.db.FindPhotoByStemInEvent(c.Request().Context(), e.ID, stem)
+	} else {
+		p, e, err = s.db.FindPhotoByStem(c.Request().Context(), slug, stem)
+	}
 	if err != nil {
 		return nil, nil, notFound(err, "file_not_found", "no such file")
 	}
@@ -49,7 +63,7 @@ func (s *Server) findFile(c echo.Context, wantExt func(*storage.Photo) string) (
 		return nil, nil, apiError("file_not_found", "no such file")
 	}
 	// Hidden photos do not exist for guests.
-	if pr, _ := c.Get(principalKey).(*principal); isGuest(pr) && (p.IsHidden || pr.Event.ID != e.ID) {
+	if isGuest(pr) && (p.IsHidden || pr.Event.ID != e.ID || p.EventID != e.ID) {
 		return nil, nil, apiError("file_not_found", "no such file")
 	}
 	return p, e, nil
@@ -162,6 +176,33 @@ func (w *statusInterceptor) Write(b []byte) (int, error) {
 	}
 	return w.ResponseWriter.Write(b)
 }
+
+// ReadFrom lets http.ServeContent's copy of a file reach net/http's own ReadFrom, which
+// sends it with sendfile(2) instead of copying it through user space. echo's Response
+// does not offer ReadFrom, so this goes to the writer under it once the header is out,
+// and counts the bytes in the Response as Write would (for the access log).
+func (w *statusInterceptor) ReadFrom(src io.Reader) (int64, error) {
+	if w.refused != 0 {
+		return io.Copy(io.Discard, src)
+	}
+	if er, ok := w.ResponseWriter.(*echo.Response); ok {
+		if rf, ok := er.Writer.(io.ReaderFrom); ok {
+			if !er.Committed {
+				if er.Status == 0 {
+					er.Status = http.StatusOK
+				}
+				er.WriteHeader(er.Status)
+			}
+			n, err := rf.ReadFrom(src)
+			er.Size += n
+			return n, err
+		}
+	}
+	return io.Copy(writerOnly{w.ResponseWriter}, src)
+}
+
+// writerOnly hides every method but Write, so io.Copy cannot call ReadFrom again.
+type writerOnly struct{ io.Writer }
 
 // contentDisposition builds an RFC 6266 header with an ASCII fallback name and the
 // UTF-8 name per RFC 5987.

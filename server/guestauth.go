@@ -113,6 +113,9 @@ func (s *Server) guestAccess(c echo.Context) (*principal, error) {
 	if !slugPattern.MatchString(slug) {
 		return nil, need
 	}
+	// One check that the database is unchanged serves this lookup and the handler's
+	// (the photo of a file request) from storage's snapshot cache.
+	c.SetRequest(c.Request().WithContext(s.db.WithSnapshot(c.Request().Context())))
 	e, err := s.db.FindEventBySlug(c.Request().Context(), slug)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, need

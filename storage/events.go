@@ -38,7 +38,7 @@ type Event struct {
 	WatermarkText   string // text of the protected variant's mark ("" means the event's name)
 	PhotoCount      int    // kept in step with the photos in the same transactions
 	TotalSize       int64  // bytes of the originals
-	TotalDownloads  int64  // sum of the photos' download counts
+	TotalDownloads  int64  // sum of the photos' download counts, kept like PhotoCount
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 }
@@ -73,31 +73,38 @@ type EventFilter struct {
 
 const eventColumns = `e.id, e.slug, e.name, e.event_date, e.password_hash, e.expires_at, e.photo_cap, e.allow_downloads,
 	e.protection_level, e.is_archived, e.archived_at, e.share_key, e.guest_epoch, e.is_published, e.feedback_enabled,
-	e.watermark_text, e.photo_count, e.total_size,
-	(SELECT COALESCE(SUM(p.download_count), 0) FROM photos p WHERE p.event_id = e.id),
-	e.created_at, e.updated_at`
+	e.watermark_text, e.photo_count, e.total_size, e.total_downloads, e.created_at, e.updated_at`
 
 func scanEvent(row interface{ Scan(...any) error }) (*Event, error) {
+	dest, finish := eventDest()
+	if err := row.Scan(dest...); err != nil {
+		return nil, formatError(err)
+	}
+	return finish(), nil
+}
+
+// eventDest returns the scan destinations of eventColumns and a func that builds the
+// Event once they are filled, so that one row can carry an event and more.
+func eventDest() ([]any, func() *Event) {
 	var e Event
 	var date sql.NullString
 	var cap sql.NullInt64
 	var exp, arch nullTime
-	err := row.Scan(&e.ID, &e.Slug, &e.Name, &date, &e.PasswordHash, &exp, &cap, &e.AllowDownloads,
+	dest := []any{&e.ID, &e.Slug, &e.Name, &date, &e.PasswordHash, &exp, &cap, &e.AllowDownloads,
 		&e.ProtectionLevel, &e.IsArchived, &arch, &e.ShareKey, &e.GuestEpoch, &e.IsPublished, &e.FeedbackEnabled,
 		&e.WatermarkText, &e.PhotoCount, &e.TotalSize, &e.TotalDownloads,
-		timeCol{&e.CreatedAt}, timeCol{&e.UpdatedAt})
-	if err != nil {
-		return nil, formatError(err)
+		timeCol{&e.CreatedAt}, timeCol{&e.UpdatedAt}}
+	return dest, func() *Event {
+		if date.Valid {
+			e.Date = &date.String
+		}
+		if cap.Valid {
+			c := int(cap.Int64)
+			e.PhotoCap = &c
+		}
+		e.ExpiresAt, e.ArchivedAt = exp.t, arch.t
+		return &e
 	}
-	if date.Valid {
-		e.Date = &date.String
-	}
-	if cap.Valid {
-		c := int(cap.Int64)
-		e.PhotoCap = &c
-	}
-	e.ExpiresAt, e.ArchivedAt = exp.t, arch.t
-	return &e, nil
 }
 
 func nullInt(p *int) any {
@@ -174,12 +181,18 @@ func (db *DB) FindEventByID(ctx context.Context, id int64) (*Event, error) {
 	return e, nil
 }
 
-// FindEventBySlug returns the event shared under slug.
+// FindEventBySlug returns the event shared under slug (from the snapshot cache while the
+// database is unchanged: every guest request looks its gallery up).
 func (db *DB) FindEventBySlug(ctx context.Context, slug string) (*Event, error) {
+	snap, version := db.snapshot(ctx)
+	if e := snap.event(slug, version); e != nil {
+		return e, nil
+	}
 	e, err := scanEvent(db.r.QueryRowContext(ctx, db.rebind(`SELECT `+eventColumns+` FROM events e WHERE e.slug = ?`), slug))
 	if err != nil {
 		return nil, fmt.Errorf("find event by slug: %w", err)
 	}
+	snap.putEvent(slug, e, version)
 	return e, nil
 }
 

@@ -140,12 +140,17 @@ func (db *DB) CountPhotoView(ctx context.Context, photoID int64) error {
 	return nil
 }
 
-// CountPhotoDownloads adds one download to each photo.
+// CountPhotoDownloads adds one download to each photo and to its event's total.
 func (db *DB) CountPhotoDownloads(ctx context.Context, photoIDs ...int64) error {
 	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for _, id := range photoIDs {
 			if _, err := tx.ExecContext(ctx, db.rebind(`UPDATE photos SET download_count = download_count + 1 WHERE id = ?`), id); err != nil {
 				return fmt.Errorf("count download of photo %d: %w", id, err)
+			}
+			// The event's counter, in the same transaction; no row when the photo is gone.
+			if _, err := tx.ExecContext(ctx, db.rebind(`UPDATE events SET total_downloads = total_downloads + 1
+				WHERE id = (SELECT event_id FROM photos WHERE id = ?)`), id); err != nil {
+				return fmt.Errorf("count download of photo %d in its event: %w", id, err)
 			}
 		}
 		return nil

@@ -5,8 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
+	"weak"
 )
 
 // Derivative states of a photo: whether its display copy and thumbnail exist yet.
@@ -88,46 +92,69 @@ const photoColumns = `p.id, p.event_id, p.category_id, p.stem, p.filename, p.ori
 	p.video_codec`
 
 func scanPhoto(row interface{ Scan(...any) error }) (*Photo, error) {
+	dest, finish := photoDest()
+	if err := row.Scan(dest...); err != nil {
+		return nil, formatError(err)
+	}
+	return finish()
+}
+
+// scanEventPhoto reads a row of eventColumns followed by photoColumns.
+func scanEventPhoto(row interface{ Scan(...any) error }) (*Event, *Photo, error) {
+	edest, efinish := eventDest()
+	pdest, pfinish := photoDest()
+	if err := row.Scan(append(edest, pdest...)...); err != nil {
+		return nil, nil, formatError(err)
+	}
+	p, err := pfinish()
+	if err != nil {
+		return nil, nil, err
+	}
+	return efinish(), p, nil
+}
+
+// photoDest returns the scan destinations of photoColumns and a func that builds the
+// Photo once they are filled.
+func photoDest() ([]any, func() (*Photo, error)) {
 	var p Photo
 	var cat, w, h, iso sql.NullInt64
 	var fnum, focal, dur sql.NullFloat64
 	var captured sql.NullString
-	err := row.Scan(&p.ID, &p.EventID, &cat, &p.Stem, &p.Filename, &p.OriginalName, &p.BlobKey, &p.Format, &p.MediaType,
+	dest := []any{&p.ID, &p.EventID, &cat, &p.Stem, &p.Filename, &p.OriginalName, &p.BlobKey, &p.Format, &p.MediaType,
 		&p.MIMEType, &p.Size, &p.SHA256, &w, &h, &p.Orientation, &captured, &p.Camera.Make, &p.Camera.Model, &p.Camera.Lens,
 		&fnum, &p.Camera.ExposureTime, &iso, &focal, &dur, &p.IsHidden, &p.Position, &p.Likes, &p.RatingCount,
 		&p.RatingSum, &p.RatingAvg, &p.Comments, &p.Downloads, &p.Views, &p.Derivatives, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt},
-		&p.VideoCodec)
-	if err != nil {
-		return nil, formatError(err)
-	}
-	if cat.Valid {
-		p.CategoryID = &cat.Int64
-	}
-	if w.Valid && h.Valid {
-		wi, hi := int(w.Int64), int(h.Int64)
-		p.Width, p.Height = &wi, &hi
-	}
-	if iso.Valid {
-		i := int(iso.Int64)
-		p.Camera.ISO = &i
-	}
-	if fnum.Valid {
-		p.Camera.FNumber = &fnum.Float64
-	}
-	if focal.Valid {
-		p.Camera.FocalLength = &focal.Float64
-	}
-	if dur.Valid {
-		p.Duration = &dur.Float64
-	}
-	if captured.Valid {
-		t, err := time.Parse(time.RFC3339Nano, captured.String)
-		if err != nil {
-			return nil, fmt.Errorf("photo %d: bad captured_at %q: %w", p.ID, captured.String, err)
+		&p.VideoCodec}
+	return dest, func() (*Photo, error) {
+		if cat.Valid {
+			p.CategoryID = &cat.Int64
 		}
-		p.CapturedAt = &t
+		if w.Valid && h.Valid {
+			wi, hi := int(w.Int64), int(h.Int64)
+			p.Width, p.Height = &wi, &hi
+		}
+		if iso.Valid {
+			i := int(iso.Int64)
+			p.Camera.ISO = &i
+		}
+		if fnum.Valid {
+			p.Camera.FNumber = &fnum.Float64
+		}
+		if focal.Valid {
+			p.Camera.FocalLength = &focal.Float64
+		}
+		if dur.Valid {
+			p.Duration = &dur.Float64
+		}
+		if captured.Valid {
+			t, err := time.Parse(time.RFC3339Nano, captured.String)
+			if err != nil {
+				return nil, fmt.Errorf("photo %d: bad captured_at %q: %w", p.ID, captured.String, err)
+			}
+			p.CapturedAt = &t
+		}
+		return &p, nil
 	}
-	return &p, nil
 }
 
 // Sort keys of the photo list, as the API names them (each with _asc or _desc).
@@ -262,30 +289,58 @@ func (db *DB) FindPhotos(ctx context.Context, f PhotoFilter) ([]*Photo, int, err
 	if err := db.r.QueryRowContext(ctx, db.rebind(countQ), args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count photos of event %d: %w", f.EventID, err)
 	}
-	where, args = f.where()
 	if f.After != nil {
-		// A row-value comparison walks the sort index from the cursor on.
-		cmp := ">"
-		if dir == "DESC" {
-			cmp = "<"
+		photos, err := db.findPhotosAfter(ctx, f, order, col, dir)
+		if err != nil {
+			return nil, 0, fmt.Errorf("list photos of event %d after a cursor: %w", f.EventID, err)
 		}
-		where += fmt.Sprintf(" AND (%s, p.id) %s (?, ?)", col, cmp)
-		args = append(args, f.After.Value, f.After.ID)
+		return photos, total, nil
 	}
+	where, args = f.where()
 	q := `SELECT ` + photoColumns + ` FROM photos p WHERE ` + where + ` ORDER BY ` + order
 	if f.Limit > 0 {
 		q += ` LIMIT ? OFFSET ?`
-		offset := f.Offset
-		if f.After != nil {
-			offset = 0
-		}
-		args = append(args, f.Limit, offset)
+		args = append(args, f.Limit, f.Offset)
 	}
 	photos, err := db.queryPhotos(ctx, q, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list photos of event %d: %w", f.EventID, err)
 	}
 	return photos, total, nil
+}
+
+// findPhotosAfter reads the page after f.After in two index seeks. A row-value
+// comparison "(col, id) > (v, n)" seeks the sort index on col alone and then walks every
+// row that ties with v, which is every photo of an event when they share the value (all
+// unrated photos have rating 0). So the rows that tie with the cursor come first, by a
+// seek on (event, col = v, id > n), and the page is filled from col > v.
+func (db *DB) findPhotosAfter(ctx context.Context, f PhotoFilter, order, col, dir string) ([]*Photo, error) {
+	cmp := ">"
+	if dir == "DESC" {
+		cmp = "<"
+	}
+	base, baseArgs := f.where()
+	page := func(cond string, condArgs []any, limit int) ([]*Photo, error) {
+		q := `SELECT ` + photoColumns + ` FROM photos p WHERE ` + base + ` AND ` + cond + ` ORDER BY ` + order
+		args := append(append([]any{}, baseArgs...), condArgs...)
+		if limit > 0 {
+			q += ` LIMIT ?`
+			args = append(args, limit)
+		}
+		return db.queryPhotos(ctx, q, args...)
+	}
+	ties, err := page(fmt.Sprintf("%s = ? AND p.id %s ?", col, cmp), []any{f.After.Value, f.After.ID}, f.Limit)
+	if err != nil {
+		return nil, err
+	}
+	if f.Limit > 0 && len(ties) >= f.Limit {
+		return ties, nil
+	}
+	rest, err := page(fmt.Sprintf("%s %s ?", col, cmp), []any{f.After.Value}, f.Limit-len(ties))
+	if err != nil {
+		return nil, err
+	}
+	return append(ties, rest...), nil
 }
 
 func (db *DB) queryPhotos(ctx context.Context, q string, args ...any) ([]*Photo, error) {
@@ -315,17 +370,32 @@ func (db *DB) FindPhotoByID(ctx context.Context, id int64) (*Photo, error) {
 }
 
 // FindPhotoByStem returns the photo of the event shared under slug whose files are named
-// stem, with that event.
+// stem, with that event, in one query.
 func (db *DB) FindPhotoByStem(ctx context.Context, slug, stem string) (*Photo, *Event, error) {
-	e, err := db.FindEventBySlug(ctx, slug)
+	row := db.r.QueryRowContext(ctx, db.rebind(`SELECT `+eventColumns+`, `+photoColumns+`
+		FROM events e JOIN photos p ON p.event_id = e.id WHERE e.slug = ? AND p.stem = ?`), slug, stem)
+	e, p, err := scanEventPhoto(row)
 	if err != nil {
-		return nil, nil, err
-	}
-	p, err := scanPhoto(db.r.QueryRowContext(ctx, db.rebind(`SELECT `+photoColumns+` FROM photos p WHERE p.event_id = ? AND p.stem = ?`), e.ID, stem))
-	if err != nil {
-		return nil, nil, fmt.Errorf("find photo by name in event %d: %w", e.ID, err)
+		return nil, nil, fmt.Errorf("find photo by name in event %q: %w", slug, err)
 	}
 	return p, e, nil
+}
+
+// FindPhotoByStemInEvent returns the photo of event eventID whose files are named stem:
+// one lookup in the (event_id, stem) index, for callers that already hold the event, or
+// none while the database is unchanged since the last (see snapshot).
+func (db *DB) FindPhotoByStemInEvent(ctx context.Context, eventID int64, stem string) (*Photo, error) {
+	snap, version := db.snapshot(ctx)
+	key := photoKey{eventID, stem}
+	if p := snap.photo(key, version); p != nil {
+		return p, nil
+	}
+	p, err := scanPhoto(db.r.QueryRowContext(ctx, db.rebind(`SELECT `+photoColumns+` FROM photos p WHERE p.event_id = ? AND p.stem = ?`), eventID, stem))
+	if err != nil {
+		return nil, fmt.Errorf("find photo by name in event %d: %w", eventID, err)
+	}
+	snap.putPhoto(key, p, version)
+	return p, nil
 }
 
 // FindPhotoIDBySHA256 returns the id of the photo of the event with those bytes, or
@@ -617,8 +687,9 @@ func (db *DB) DeletePhotos(ctx context.Context, ids []int64) ([]*Photo, error) {
 			if _, err := tx.ExecContext(ctx, db.rebind(`DELETE FROM photos WHERE id = ?`), id); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, db.rebind(`UPDATE events SET photo_count = photo_count - 1, total_size = total_size - ?, updated_at = ? WHERE id = ?`),
-				p.Size, ts(now), p.EventID); err != nil {
+			if _, err := tx.ExecContext(ctx, db.rebind(`UPDATE events SET photo_count = photo_count - 1, total_size = total_size - ?,
+				total_downloads = total_downloads - ?, updated_at = ? WHERE id = ?`),
+				p.Size, p.Downloads, ts(now), p.EventID); err != nil {
 				return err
 			}
 			for _, k := range p.BlobKeys() {
@@ -695,4 +766,177 @@ func (db *DB) RetryPhotoVariants(ctx context.Context, id int64, kind string) err
 		return fmt.Errorf("retry variants of photo %d: %w", id, formatError(err))
 	}
 	return nil
+}
+
+// The snapshot cache keeps the rows of the two lookups every guest file request makes
+// (the event by slug, the photo by stem) for as long as the database is unchanged. A
+// connection of its own reads SQLite's PRAGMA data_version, which changes whenever
+// another connection, of this process or any other, commits; any change empties the
+// cache. So a cached row is always the row as stored now: a raised guest epoch or a
+// hidden photo is seen by the very next request. Checking the version costs a fraction
+// of the two 20- and 37-column queries, which SQLite parses anew on every call (the
+// driver keeps no prepared statements). It lives outside DB, keyed by a weak pointer,
+// and is closed when the DB is collected.
+var snapshots sync.Map // weak.Pointer[DB] → *snapshotCache
+
+// snapshotMax bounds each map; a full map is emptied.
+const snapshotMax = 4096
+
+type photoKey struct {
+	eventID int64
+	stem    string
+}
+
+type snapshotCache struct {
+	pool    *sql.DB // the read pool it was made for (tests may replace db.r)
+	ver     *sql.DB // one connection that only reads PRAGMA data_version
+	mu      sync.Mutex
+	version int64
+	events  map[string]*Event
+	photos  map[photoKey]*Photo
+}
+
+// snapshotCtxKey keys the version a request read once (WithSnapshot).
+type snapshotCtxKey struct{}
+
+type snapshotAt struct {
+	db      *DB
+	cache   *snapshotCache
+	version int64
+}
+
+// WithSnapshot reads the database's version once and returns a context in which the
+// cached lookups (FindEventBySlug, FindPhotoByStemInEvent) answer as of that version:
+// one check for the several lookups of one request instead of one each. Use it for a
+// request's context only: the lookups see the rows as they were when it was called,
+// or newer.
+func (db *DB) WithSnapshot(ctx context.Context) context.Context {
+	c, v := db.snapshot(ctx)
+	if c == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, snapshotCtxKey{}, snapshotAt{db, c, v})
+}
+
+// snapshot returns the DB's cache and the database's current version (or the version
+// WithSnapshot put in ctx), or nil when the version cannot be read (the caller then
+// queries, as without a cache).
+func (db *DB) snapshot(ctx context.Context) (*snapshotCache, int64) {
+	if at, ok := ctx.Value(snapshotCtxKey{}).(snapshotAt); ok && at.db == db && at.cache.pool == db.r {
+		return at.cache, at.version
+	}
+	key := weak.Make(db)
+	v, ok := snapshots.Load(key)
+	if c, _ := v.(*snapshotCache); !ok || c.pool != db.r {
+		c, err := db.newSnapshotCache(ctx)
+		if err != nil {
+			return nil, 0
+		}
+		old, loaded := snapshots.Swap(key, c)
+		if !loaded {
+			runtime.AddCleanup(db, func(k weak.Pointer[DB]) {
+				if c, ok := snapshots.LoadAndDelete(k); ok {
+					_ = c.(*snapshotCache).ver.Close()
+				}
+			}, key)
+		} else if oc, _ := old.(*snapshotCache); oc != nil {
+			_ = oc.ver.Close()
+		}
+		v = c
+	}
+	c := v.(*snapshotCache)
+	var version int64
+	if err := c.ver.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&version); err != nil {
+		return nil, 0
+	}
+	c.mu.Lock()
+	if version != c.version {
+		c.version = version
+		clear(c.events)
+		clear(c.photos)
+	}
+	c.mu.Unlock()
+	return c, version
+}
+
+// newSnapshotCache opens the version connection on the read pool's database file.
+func (db *DB) newSnapshotCache(ctx context.Context) (*snapshotCache, error) {
+	var seq int
+	var name, file string
+	if err := db.r.QueryRowContext(ctx, `PRAGMA database_list`).Scan(&seq, &name, &file); err != nil {
+		return nil, fmt.Errorf("snapshot cache: %w", err)
+	}
+	if file == "" {
+		return nil, errors.New("snapshot cache: the database has no file")
+	}
+	ver, err := sql.Open("sqlite", "file:"+(&url.URL{Path: file}).EscapedPath()+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return nil, fmt.Errorf("snapshot cache: %w", err)
+	}
+	ver.SetMaxOpenConns(1)
+	ver.SetMaxIdleConns(1)
+	ver.SetConnMaxLifetime(0)
+	return &snapshotCache{pool: db.r, ver: ver, version: -1, events: map[string]*Event{}, photos: map[photoKey]*Photo{}}, nil
+}
+
+// event returns a copy of the cached event of slug at version, or nil.
+func (c *snapshotCache) event(slug string, version int64) *Event {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.events[slug]; e != nil && c.version == version {
+		cp := *e
+		return &cp
+	}
+	return nil
+}
+
+// putEvent caches a copy of e, read after version was, unless the version moved on.
+func (c *snapshotCache) putEvent(slug string, e *Event, version int64) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.version != version {
+		return
+	}
+	if len(c.events) >= snapshotMax {
+		clear(c.events)
+	}
+	cp := *e
+	c.events[slug] = &cp
+}
+
+// photo returns a copy of the cached photo at version, or nil.
+func (c *snapshotCache) photo(k photoKey, version int64) *Photo {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p := c.photos[k]; p != nil && c.version == version {
+		cp := *p
+		return &cp
+	}
+	return nil
+}
+
+// putPhoto caches a copy of p, read after version was, unless the version moved on.
+func (c *snapshotCache) putPhoto(k photoKey, p *Photo, version int64) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.version != version {
+		return
+	}
+	if len(c.photos) >= snapshotMax {
+		clear(c.photos)
+	}
+	cp := *p
+	c.photos[k] = &cp
 }

@@ -227,3 +227,73 @@ func TestKeysetPageUsesTheSortIndexRange(t *testing.T) {
 		}
 	}
 }
+
+// TestKeysetPagesWalkTies pages through photos whose sort values tie (one upload time,
+// one rating, a few sizes) by cursor, and checks the pages add up to the whole list in
+// order, and that the rows tied with the cursor are found by a seek on the sort value
+// and id rather than by walking every tied row.
+func TestKeysetPagesWalkTies(t *testing.T) {
+	ctx := context.Background()
+	db, path := mustOpenDBPath(t)
+	e := mustCreateEvent(t, db, "ties")
+	var ps []*storage.Photo
+	for j := range 30 {
+		// Sizes 1..3 and names a..e repeat, so those sorts tie too.
+		ps = append(ps, newPhoto(e.ID, string(rune('a'+j%5))+".jpg", strings.Repeat("x", 1+j%3)+string(rune('A'+j))))
+	}
+	mustCreatePhotos(t, db, e.ID, ps...)
+	for _, sort := range storage.PhotoSortKeys() {
+		all, _, err := db.FindPhotos(ctx, storage.PhotoFilter{EventID: e.ID, Sort: sort})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var walked []*storage.Photo
+		page, _, err := db.FindPhotos(ctx, storage.PhotoFilter{EventID: e.ID, Sort: sort, Limit: 7})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for len(page) > 0 && len(walked) <= len(all) {
+			walked = append(walked, page...)
+			after := storage.CursorAfter(sort, page[len(page)-1])
+			if page, _, err = db.FindPhotos(ctx, storage.PhotoFilter{EventID: e.ID, Sort: sort, Limit: 7, After: &after}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, want := photoIDs(walked), photoIDs(all); !slicesEqual(got, want) {
+			t.Errorf("%s: pages by cursor = %v, want %v", sort, got, want)
+		}
+	}
+
+	// The page after the 3rd of 30 photos with one rating: the tied rows come from a seek.
+	first, _, err := db.FindPhotos(ctx, storage.PhotoFilter{EventID: e.ID, Sort: "rating_asc", Limit: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := storage.CursorAfter("rating_asc", first[2])
+	plans := recordPlans(t, db, path, func() {
+		if _, _, err := db.FindPhotos(ctx, storage.PhotoFilter{EventID: e.ID, Sort: "rating_asc", Limit: 3, After: &after}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	seek := false
+	for _, plan := range plans {
+		if strings.Contains(strings.Join(plan, "\n"), "(event_id=? AND rating_avg=? AND id>?)") {
+			seek = true
+		}
+	}
+	if !seek {
+		t.Errorf("no query seeks the tied rows by (event_id, rating_avg, id): %v", plans)
+	}
+}
+
+func slicesEqual(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

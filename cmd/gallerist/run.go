@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -121,6 +122,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	log := newLogger(cfg, stderr)
+	// A soft memory limit from the configuration, unless the operator set GOMEMLIMIT
+	// (which the runtime has already applied).
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(cfg.MemoryLimit())
+		log.Debug("memory limit set", "bytes", cfg.MemoryLimit())
+	}
 	db, blobs, err := openStorage(ctx, cfg)
 	if err != nil {
 		return err
