@@ -211,7 +211,8 @@ func (s *Server) createConnector(c echo.Context) error {
 	if req.Name == "" || len(req.Name) > 200 {
 		return invalidParam("name", "must be 1 to 200 characters")
 	}
-	if err := connector.Validate(req.Platform, &req.Config, req.Credentials); err != nil {
+	check := req.Config // defaults fill the copy; the target keeps what the client gave
+	if err := connector.Validate(req.Platform, &check, req.Credentials); err != nil {
 		return apiError("invalid_parameter", "%s", err.Error()).withDetails("parameter", "config")
 	}
 	cfg, err := json.Marshal(req.Config)
@@ -275,17 +276,21 @@ func (s *Server) updateConnector(c echo.Context) error {
 	if err := s.requireConnectorKey(); err != nil {
 		return err
 	}
+	ctx := c.Request().Context()
 	cred, err := s.sealer.Open(t.Secrets)
-	if err != nil {
+	switch {
+	case err != nil && req.Credentials == nil:
 		return apiError("connector_key_missing", "the stored credentials cannot be opened with GALLERIST_CONNECTOR_KEY; send every credential again").withCause(err)
-	}
-	if req.Credentials != nil {
+	case err != nil:
+		cred = *req.Credentials // the key changed: the credentials sent replace the lost ones
+	case req.Credentials != nil:
 		cred = cred.Merge(*req.Credentials)
 	}
-	var cfg connector.Config
-	if err := json.Unmarshal(t.Config, &cfg); err != nil {
+	var old connector.Config
+	if err := json.Unmarshal(t.Config, &old); err != nil {
 		return err
 	}
+	cfg := old
 	if req.Config != nil {
 		cfg = *req.Config
 	}
@@ -296,16 +301,28 @@ func (s *Server) updateConnector(c echo.Context) error {
 		}
 		t.Name = name
 	}
-	if err := connector.Validate(t.Platform, &cfg, cred); err != nil {
+	check := cfg
+	if err := connector.Validate(t.Platform, &check, cred); err != nil {
 		return apiError("invalid_parameter", "%s", err.Error()).withDetails("parameter", "config")
+	}
+	// Links keep the folder or album they made: a different account or project would
+	// leave them pointing at the old one.
+	if before, after := connector.WithDefaults(t.Platform, old), check; before.Destination() != after.Destination() {
+		if n, err := s.db.CountActiveLinks(ctx, t.ID); err != nil {
+			return err
+		} else if n > 0 {
+			return apiError("connector_in_use", "%d events are linked to this destination; archive or unlink them before moving the connector to another one", n)
+		}
 	}
 	if t.Config, err = json.Marshal(cfg); err != nil {
 		return err
 	}
-	if t.Secrets, err = s.sealer.Seal(cred); err != nil {
-		return err
+	if req.Credentials != nil {
+		if t.Secrets, err = s.sealer.Seal(cred); err != nil {
+			return err
+		}
 	}
-	if err := s.db.UpdateConnectorTarget(c.Request().Context(), t); err != nil {
+	if err := s.db.UpdateConnectorTarget(ctx, t, req.Credentials != nil); err != nil {
 		return err
 	}
 	s.connectors.Forget(t.ID)
@@ -335,6 +352,7 @@ func (s *Server) testConnector(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 30*time.Second)
 	defer cancel()
 	if err := s.connectors.Check(ctx, t); err != nil {
+		_ = s.db.SetConnectorTargetStatus(c.Request().Context(), t.ID, "error", err.Error())
 		return apiError("connector_check_failed", "%s", err.Error()).withCause(err)
 	}
 	if t.Status != "ok" {
@@ -505,6 +523,12 @@ func (s *Server) startSyncs(c echo.Context) error {
 			continue
 		}
 		sync, _, err := s.db.RequestConnectorSync(ctx, l.ID, "sync", "manual", connector.JobKind, time.Now())
+		if errors.Is(err, storage.ErrLinkArchived) {
+			if req.LinkID != nil {
+				return apiError("link_archived", "link %d is archived or being archived", l.ID).withCause(err)
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -557,7 +581,7 @@ func (s *Server) serveConnectorMedia(c echo.Context) error {
 		return apiError("file_not_found", "no such file")
 	}
 	p, err := s.db.FindPhotoByID(ctx, it.PhotoID)
-	if err != nil || p.IsHidden {
+	if err != nil || p.IsHidden || p.EventID != l.EventID {
 		return apiError("file_not_found", "no such file")
 	}
 	key, ctype := p.BlobKey, p.MIMEType

@@ -208,7 +208,7 @@ func (f bdFake) requests() []connectorfake.Request { return f.Requests() }
 func (f bdFake) writes() int                       { return f.Writes() }
 
 var platformCases = []platformCase{
-	{name: connector.BuildPass, steps: []string{"buildpass.upload", "buildpass.upsert", "buildpass.create"},
+	{name: connector.BuildPass, steps: []string{"buildpass.upload", "buildpass.upsert"},
 		start: func(t *testing.T, ts *testServer) (map[string]any, map[string]any, platformFake) {
 			f := connectorfake.NewBuildPass(t, connectorfake.BuildPassOptions{ClientID: "bp-client", ClientSecret: "bp-secret-123", RateLimit: -1})
 			return map[string]any{"builder_id": "buil_test", "project_id": "proj_test", "region": "au1", "api_url": f.URL},
@@ -294,6 +294,10 @@ func TestConnectorLifecycle(t *testing.T) {
 			if f.containers() != 1 {
 				t.Fatalf("%d containers after the second sync, want 1", f.containers())
 			}
+			// A single new photo goes the same way (and the archive below removes it too).
+			ts.uploadN(t, ev.ID, 1, 3)
+			wantCounts(t, ts.syncNow(t, ev.ID), "succeeded", 1, 5, 0, 0)
+			wantExactlyOnce(t, f, 6)
 
 			// Hidden photos leave the platform (BuildPass keeps them: no per-photo delete).
 			resp, body = ts.do(t, http.MethodPatch, fmt.Sprintf("/api/v1/photos/%d", ids[0]), ts.Admin, map[string]any{"is_hidden": true})
@@ -302,15 +306,27 @@ func TestConnectorLifecycle(t *testing.T) {
 			}
 			s = ts.syncNow(t, ev.ID)
 			if pc.name == connector.BuildPass {
-				wantCounts(t, s, "succeeded", 0, 4, 0, 0)
+				wantCounts(t, s, "succeeded", 0, 5, 0, 0)
 				if len(s.Warnings) == 0 {
 					t.Fatalf("no warning about the photo left on BuildPass")
 				}
-				wantExactlyOnce(t, f, 5)
+				wantExactlyOnce(t, f, 6)
 			} else {
-				wantCounts(t, s, "succeeded", 0, 4, 0, 1)
-				wantExactlyOnce(t, f, 4)
+				wantCounts(t, s, "succeeded", 0, 5, 0, 1)
+				wantExactlyOnce(t, f, 5)
 			}
+			// Shown again: back on the platform (on BuildPass it never left: nothing to count).
+			resp, body = ts.do(t, http.MethodPatch, fmt.Sprintf("/api/v1/photos/%d", ids[0]), ts.Admin, map[string]any{"is_hidden": false})
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("unhide: %d %s", resp.StatusCode, body)
+			}
+			s = ts.syncNow(t, ev.ID)
+			if pc.name == connector.BuildPass {
+				wantCounts(t, s, "succeeded", 0, 6, 0, 0)
+			} else {
+				wantCounts(t, s, "succeeded", 1, 5, 0, 0)
+			}
+			wantExactlyOnce(t, f, 6)
 
 			// P6: archive leaves nothing active.
 			a := ts.archiveLink(t, ev.ID, link.ID)
@@ -357,12 +373,6 @@ func TestConnectorCrashAtEveryStep(t *testing.T) {
 				ev := ts.createEvent(t, map[string]any{"name": "Crash " + step})
 				ts.linkEvent(t, ev.ID, conn.ID)
 				n := 3
-				if step == "buildpass.create" {
-					// The single-photo path runs when one photo joins a known folder.
-					ts.uploadN(t, ev.ID, 2, 1)
-					wantCounts(t, ts.syncNow(t, ev.ID), "succeeded", 2, 0, 0, 0)
-					n = 1
-				}
 				if step == "bd.delete" {
 					// BD deletes rows it failed to import: make the first import fail.
 					f.(bdFake).FailImport("/connector-media/", 1)
@@ -381,9 +391,6 @@ func TestConnectorCrashAtEveryStep(t *testing.T) {
 					t.Fatalf("the sync never reached step %s", step)
 				}
 				total := n
-				if step == "buildpass.create" {
-					total = 3
-				}
 				if s.Status != "succeeded" || s.Counts.Added+s.Counts.Skipped != total {
 					t.Fatalf("resumed sync: %+v", s)
 				}
@@ -805,5 +812,109 @@ func TestConnectorArchiveResumes(t *testing.T) {
 				t.Fatalf("orphan BD photo rows: %+v", f.(bdFake).Photos())
 			}
 		})
+	}
+}
+
+// TestConnectorProcoreRemovalCutShort: a delete that keeps failing leaves the item
+// "removing"; when the photo is shown again before the retry, its image is kept, not
+// made a second time.
+func TestConnectorProcoreRemovalCutShort(t *testing.T) {
+	ts := newConnectorServer(t)
+	f := connectorfake.NewProcore(t, connectorfake.ProcoreOptions{ClientID: "c", ClientSecret: "s", SpikeLimit: -1})
+	conn := ts.createConnector(t, connector.Procore, map[string]any{"company_id": "1001", "project_id": "2002", "api_url": f.APIURL, "login_url": f.LoginURL},
+		map[string]any{"client_id": "c", "client_secret": "s"})
+	ev := ts.createEvent(t, map[string]any{"name": "Removal"})
+	ts.linkEvent(t, ev.ID, conn.ID)
+	ids := ts.uploadN(t, ev.ID, 2, 16)
+	wantCounts(t, ts.syncNow(t, ev.ID), "succeeded", 2, 0, 0, 0)
+	f.AddFault(connectorfake.Fault{Method: http.MethodDelete, Path: "/rest/v1.0/images/", Times: 5, Action: "status", Status: 500, Body: "boom"})
+	ts.do(t, http.MethodPatch, fmt.Sprintf("/api/v1/photos/%d", ids[0]), ts.Admin, map[string]any{"is_hidden": true})
+	resp, body := ts.do(t, http.MethodPost, fmt.Sprintf("/api/v1/events/%d/syncs", ev.ID), ts.Admin, map[string]any{})
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("sync: %d %s", resp.StatusCode, body)
+	}
+	id := decode[server.SyncListResponse](t, body).Items[0].ID
+	waitFor(t, "five failed deletes", func() bool {
+		n := 0
+		for _, r := range f.Requests() {
+			if r.Method == http.MethodDelete && r.Status == 500 {
+				n++
+			}
+		}
+		return n == 5
+	})
+	ts.do(t, http.MethodPatch, fmt.Sprintf("/api/v1/photos/%d", ids[0]), ts.Admin, map[string]any{"is_hidden": false})
+	s := ts.waitSync(t, ev.ID, id)
+	if s.Status != "succeeded" || s.Counts.Failed != 0 {
+		t.Fatalf("sync after the cut-short removal: %+v", s)
+	}
+	wantExactlyOnce(t, pcFake{f}, 2)
+}
+
+// TestConnectorProcoreDeleteForbidden: a service account allowed to add photos but not
+// to delete them keeps the hidden photo there, with a warning, and the link stays fine.
+func TestConnectorProcoreDeleteForbidden(t *testing.T) {
+	ts := newConnectorServer(t)
+	f := connectorfake.NewProcore(t, connectorfake.ProcoreOptions{ClientID: "c", ClientSecret: "s", SpikeLimit: -1, PhotosPermission: "standard"})
+	conn := ts.createConnector(t, connector.Procore, map[string]any{"company_id": "1001", "project_id": "2002", "api_url": f.APIURL, "login_url": f.LoginURL},
+		map[string]any{"client_id": "c", "client_secret": "s"})
+	ev := ts.createEvent(t, map[string]any{"name": "Standard"})
+	ts.linkEvent(t, ev.ID, conn.ID)
+	ids := ts.uploadN(t, ev.ID, 2, 17)
+	wantCounts(t, ts.syncNow(t, ev.ID), "succeeded", 2, 0, 0, 0)
+	ts.do(t, http.MethodPatch, fmt.Sprintf("/api/v1/photos/%d", ids[0]), ts.Admin, map[string]any{"is_hidden": true})
+	s := ts.syncNow(t, ev.ID)
+	if s.Status != "succeeded" || len(s.Warnings) != 1 || !strings.Contains(s.Warnings[0], "Admin") {
+		t.Fatalf("sync with delete forbidden: %+v", s)
+	}
+	if l := getJSON[server.LinkListResponse](t, ts, fmt.Sprintf("/api/v1/events/%d/connectors", ev.ID)).Items[0]; l.State != "active" {
+		t.Fatalf("link after a forbidden delete: %+v", l)
+	}
+	wantExactlyOnce(t, pcFake{f}, 2)
+}
+
+// TestConnectorBDSlowImport: an import slower than the verify deadline is appended
+// again; the extra row it leaves is deleted by the next sync.
+func TestConnectorBDSlowImport(t *testing.T) {
+	ts := newConnectorServer(t, func(c *server.Config) { c.ConnectorVerifyTimeout = time.Second })
+	f := connectorfake.NewBD(t, connectorfake.BDOptions{APIKey: "k", ImportDelay: 2500 * time.Millisecond, RateLimit: -1})
+	conn := ts.createConnector(t, connector.BrilliantDirectories, map[string]any{"site_url": f.URL, "member_id": "7", "post_type_id": "10", "requests_per_minute": 1000},
+		map[string]any{"api_key": "k"})
+	ev := ts.createEvent(t, map[string]any{"name": "Slow import"})
+	ts.linkEvent(t, ev.ID, conn.ID)
+	ts.uploadN(t, ev.ID, 1, 18)
+	if s := ts.syncNow(t, ev.ID); s.Status != "succeeded" || s.Counts.Added != 1 {
+		t.Fatalf("first sync: %+v", s)
+	}
+	f.WaitImports()
+	if n := len(f.Photos()); n != 2 {
+		t.Fatalf("the slow import should leave 2 rows for the moment, got %d", n)
+	}
+	wantCounts(t, ts.syncNow(t, ev.ID), "succeeded", 0, 1, 0, 0)
+	wantExactlyOnce(t, bdFake{f}, 1)
+	if n := len(f.Photos()); n != 1 {
+		t.Fatalf("%d rows after the next sync, want 1", n)
+	}
+}
+
+// TestConnectorBDKeyRevoked: a key refused on the append stops the sync and puts the
+// link in error; the photos are not reported as failed one by one.
+func TestConnectorBDKeyRevoked(t *testing.T) {
+	ts := newConnectorServer(t)
+	f := connectorfake.NewBD(t, connectorfake.BDOptions{APIKey: "k", ImportDelay: 20 * time.Millisecond, RateLimit: -1})
+	conn := ts.createConnector(t, connector.BrilliantDirectories, map[string]any{"site_url": f.URL, "member_id": "7", "post_type_id": "10", "requests_per_minute": 1000},
+		map[string]any{"api_key": "k"})
+	ev := ts.createEvent(t, map[string]any{"name": "Revoked"})
+	ts.linkEvent(t, ev.ID, conn.ID)
+	ts.uploadN(t, ev.ID, 1, 19)
+	wantCounts(t, ts.syncNow(t, ev.ID), "succeeded", 1, 0, 0, 0)
+	f.AddFault(connectorfake.Fault{Method: http.MethodPut, Path: "/users_portfolio_groups/update", Action: "status", Status: 401, Body: `{"status":"error","message":"API Key is invalid"}`})
+	ts.uploadN(t, ev.ID, 2, 20)
+	s := ts.syncNow(t, ev.ID)
+	if s.Status != "failed" || s.Counts.Failed != 0 || !strings.Contains(s.Error, "refused the API key") {
+		t.Fatalf("sync with a revoked key: %+v", s)
+	}
+	if l := getJSON[server.LinkListResponse](t, ts, fmt.Sprintf("/api/v1/events/%d/connectors", ev.ID)).Items[0]; l.State != "error" {
+		t.Fatalf("link after a revoked key: %+v", l)
 	}
 }

@@ -92,7 +92,7 @@ func routes() []route {
 		{Method: http.MethodGet, Path: "/api/v1/connectors/:connector_id", Scope: ScopeConnectorsManage, ID: "getConnector", Summary: "Get a connector target", Tag: "Connectors",
 			Request: new(ConnectorPathRequest), Response: new(ConnectorResponse), Status: 200, Errors: []string{"invalid_parameter", "connector_not_found"}, Handler: (*Server).getConnector},
 		{Method: http.MethodPatch, Path: "/api/v1/connectors/:connector_id", Scope: ScopeConnectorsManage, ID: "updateConnector", Summary: "Change a connector's name, destination or credentials", Tag: "Connectors",
-			Request: new(UpdateConnectorRequest), Response: new(ConnectorResponse), Status: 200, Errors: []string{"invalid_request", "invalid_parameter", "connector_not_found", "connector_key_missing"}, Handler: (*Server).updateConnector},
+			Request: new(UpdateConnectorRequest), Response: new(ConnectorResponse), Status: 200, Errors: []string{"invalid_request", "invalid_parameter", "connector_not_found", "connector_key_missing", "connector_in_use"}, Handler: (*Server).updateConnector},
 		{Method: http.MethodDelete, Path: "/api/v1/connectors/:connector_id", Scope: ScopeConnectorsManage, ID: "deleteConnector", Summary: "Delete a connector no event is linked to", Tag: "Connectors",
 			Request: new(ConnectorPathRequest), Status: 204, Errors: []string{"invalid_parameter", "connector_not_found", "connector_in_use"}, Handler: (*Server).deleteConnector},
 		{Method: http.MethodPost, Path: "/api/v1/connectors/:connector_id/test", Scope: ScopeConnectorsManage, ID: "testConnector", Summary: "Check the credentials and destination with the platform", Tag: "Connectors",

@@ -101,6 +101,9 @@ const (
 	SyncFailed    = "failed"
 )
 
+// ErrLinkArchived means the link is archived or being archived: it takes no more syncs.
+var ErrLinkArchived = errors.New("link archived")
+
 // ConnectorSyncJob is the payload of the queue job that runs a sync.
 type ConnectorSyncJob struct {
 	SyncID int64 `json:"sync_id"`
@@ -158,25 +161,42 @@ func (db *DB) ListConnectorTargets(ctx context.Context) ([]*ConnectorTarget, err
 	return out, rows.Err()
 }
 
-// UpdateConnectorTarget saves a target's name, config and secrets, and clears its error
-// state (new settings deserve a new try).
-func (db *DB) UpdateConnectorTarget(ctx context.Context, t *ConnectorTarget) error {
+// UpdateConnectorTarget saves a target's name and config, and its secrets when
+// withSecrets (a rename must not write back a refresh token a sync has just spent), and
+// clears its error state (new settings deserve a new try).
+func (db *DB) UpdateConnectorTarget(ctx context.Context, t *ConnectorTarget, withSecrets bool) error {
 	t.UpdatedAt, t.Status, t.LastError = db.now(), "ok", ""
-	res, err := db.exec(ctx, `UPDATE connector_targets SET name = ?, config = ?, secrets = ?, status = ?, last_error = '', updated_at = ? WHERE id = ?`,
-		t.Name, string(t.Config), t.Secrets, t.Status, ts(t.UpdatedAt), t.ID)
+	q, args := `UPDATE connector_targets SET name = ?, config = ?, status = ?, last_error = '', updated_at = ?`, []any{t.Name, string(t.Config), t.Status, ts(t.UpdatedAt)}
+	if withSecrets {
+		q += `, secrets = ?`
+		args = append(args, t.Secrets)
+	}
+	res, err := db.exec(ctx, q+` WHERE id = ?`, append(args, t.ID)...)
 	if err != nil {
 		return fmt.Errorf("update connector target %d: %w", t.ID, err)
 	}
 	return affected(res, ErrNotFound)
 }
 
-// SaveConnectorSecrets replaces a target's sealed credentials on their own, in one
-// statement (a rotated refresh token must never be half-saved).
-func (db *DB) SaveConnectorSecrets(ctx context.Context, id int64, sealed string) error {
-	if _, err := db.exec(ctx, `UPDATE connector_targets SET secrets = ?, updated_at = ? WHERE id = ?`, sealed, ts(db.now()), id); err != nil {
-		return fmt.Errorf("save connector %d secrets: %w", id, err)
+// SaveConnectorSecrets replaces a target's sealed credentials if they are still old, in
+// one statement (a rotated refresh token must never be half-saved, nor overwrite one
+// another process saved meanwhile). It reports whether it replaced them.
+func (db *DB) SaveConnectorSecrets(ctx context.Context, id int64, old, sealed string) (bool, error) {
+	res, err := db.exec(ctx, `UPDATE connector_targets SET secrets = ?, updated_at = ? WHERE id = ? AND secrets = ?`, sealed, ts(db.now()), id, old)
+	if err != nil {
+		return false, fmt.Errorf("save connector %d secrets: %w", id, err)
 	}
-	return nil
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// CountActiveLinks counts the links of a target that are not archived.
+func (db *DB) CountActiveLinks(ctx context.Context, targetID int64) (int, error) {
+	var n int
+	if err := db.r.QueryRowContext(ctx, db.rebind(`SELECT COUNT(*) FROM connector_links WHERE target_id = ? AND state <> ?`), targetID, LinkArchived).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count links of connector %d: %w", targetID, err)
+	}
+	return n, nil
 }
 
 // SetConnectorTargetStatus records whether a target works ("ok") or why it does not.
@@ -295,6 +315,16 @@ func (db *DB) SetLinkState(ctx context.Context, id int64, state, lastError strin
 	return nil
 }
 
+// SetSyncedLinkState records the outcome of a sync (active or error) unless the link
+// has been archived meanwhile: an archive's state is never overwritten by a sync.
+func (db *DB) SetSyncedLinkState(ctx context.Context, id int64, state, lastError string) error {
+	if _, err := db.exec(ctx, `UPDATE connector_links SET state = ?, last_error = ?, updated_at = ? WHERE id = ? AND state NOT IN (?, ?)`,
+		state, lastError, ts(db.now()), id, LinkArchiving, LinkArchived); err != nil {
+		return fmt.Errorf("set state of link %d: %w", id, err)
+	}
+	return nil
+}
+
 // SetLinkPublished records that the remote container was made public.
 func (db *DB) SetLinkPublished(ctx context.Context, id int64) error {
 	if _, err := db.exec(ctx, `UPDATE connector_links SET published = 1, updated_at = ? WHERE id = ?`, ts(db.now()), id); err != nil {
@@ -366,6 +396,17 @@ func (db *DB) SaveConnectorItem(ctx context.Context, it *ConnectorItem) error {
 	return nil
 }
 
+// SetConnectorItemState changes an item's state without marking it as changed by the
+// current sync (a photo shown again that never left the platform, bytes never used):
+// the sync's counts are of what it did on the platform.
+func (db *DB) SetConnectorItemState(ctx context.Context, it *ConnectorItem, state string) error {
+	if _, err := db.exec(ctx, `UPDATE connector_items SET state = ? WHERE link_id = ? AND photo_id = ?`, state, it.LinkID, it.PhotoID); err != nil {
+		return fmt.Errorf("set state of item %d of link %d: %w", it.PhotoID, it.LinkID, err)
+	}
+	it.State = state
+	return nil
+}
+
 // FindConnectorMedia returns the item, link and photo behind a public media token, for
 // items whose bytes the platform may still fetch.
 func (db *DB) FindConnectorMedia(ctx context.Context, token string) (*ConnectorItem, *ConnectorLink, error) {
@@ -428,26 +469,38 @@ func (db *DB) RequestConnectorSync(ctx context.Context, linkID int64, kind, trig
 }
 
 func (db *DB) requestSync(ctx context.Context, tx *sql.Tx, linkID int64, kind, trigger, jobKind string, runAt time.Time) (*ConnectorSync, bool, error) {
+	var state string
+	if err := tx.QueryRowContext(ctx, db.rebind(`SELECT state FROM connector_links WHERE id = ?`), linkID).Scan(&state); err != nil {
+		return nil, false, formatError(err)
+	}
+	if kind == "sync" && (state == LinkArchiving || state == LinkArchived) {
+		return nil, false, fmt.Errorf("link %d is %s: %w", linkID, state, ErrLinkArchived)
+	}
 	waiting, err := scanSync(tx.QueryRowContext(ctx, db.rebind(`SELECT `+syncColumns+` FROM connector_syncs WHERE link_id = ? AND status = ?`), linkID, SyncQueued))
-	switch {
-	case err == nil && waiting.Kind == kind:
-		if waiting.JobID != nil {
-			if _, err := tx.ExecContext(ctx, db.rebind(`UPDATE jobs SET run_at = ? WHERE id = ? AND status = 'queued' AND run_at < ?`),
-				ts(runAt), *waiting.JobID, ts(runAt)); err != nil {
-				return nil, false, err
-			}
-		}
-		return waiting, false, nil
-	case err == nil:
-		// An archive replaces a waiting sync (and the other way round): the last word wins.
-		if _, err := tx.ExecContext(ctx, db.rebind(`UPDATE connector_syncs SET status = ?, error = ?, finished_at = ? WHERE id = ?`),
-			SyncFailed, "superseded by a "+kind, ts(db.now()), waiting.ID); err != nil {
+	if err == nil && !db.jobActiveTx(ctx, tx, waiting.JobID) {
+		// Its job is gone (dead, or removed by hand): it would never run.
+		if err := db.failSyncTx(ctx, tx, waiting.ID, "its job stopped before it ran"); err != nil {
 			return nil, false, err
 		}
-		if waiting.JobID != nil {
-			if _, err := tx.ExecContext(ctx, db.rebind(`DELETE FROM jobs WHERE id = ? AND status = 'queued'`), *waiting.JobID); err != nil {
-				return nil, false, err
-			}
+		err = ErrNotFound
+	}
+	switch {
+	case err == nil && waiting.Kind == kind:
+		if _, err := tx.ExecContext(ctx, db.rebind(`UPDATE jobs SET run_at = ? WHERE id = ? AND status = 'queued' AND run_at < ?`),
+			ts(runAt), *waiting.JobID, ts(runAt)); err != nil {
+			return nil, false, err
+		}
+		return waiting, false, nil
+	case err == nil && waiting.Kind == "archive":
+		// (kind is sync, and the link is not archiving: cannot happen; keep the archive.)
+		return nil, false, fmt.Errorf("link %d has an archive waiting: %w", linkID, ErrLinkArchived)
+	case err == nil:
+		// An archive replaces a waiting sync.
+		if err := db.failSyncTx(ctx, tx, waiting.ID, "superseded by an archive"); err != nil {
+			return nil, false, err
+		}
+		if _, err := tx.ExecContext(ctx, db.rebind(`DELETE FROM jobs WHERE id = ? AND status = 'queued'`), *waiting.JobID); err != nil {
+			return nil, false, err
 		}
 	case !errors.Is(err, ErrNotFound):
 		return nil, false, err
@@ -467,6 +520,25 @@ func (db *DB) requestSync(ctx context.Context, tx *sql.Tx, linkID int64, kind, t
 		return nil, false, err
 	}
 	return s, true, nil
+}
+
+// jobActiveTx reports whether a sync's job is still queued or running.
+func (db *DB) jobActiveTx(ctx context.Context, tx *sql.Tx, id *int64) bool {
+	if id == nil {
+		return false
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, db.rebind(`SELECT COUNT(*) FROM jobs WHERE id = ? AND status IN ('queued', 'running')`), *id).Scan(&n); err != nil {
+		return true // unknown: assume it lives, as before
+	}
+	return n > 0
+}
+
+// failSyncTx ends a sync that will never run or finish.
+func (db *DB) failSyncTx(ctx context.Context, tx *sql.Tx, id int64, reason string) error {
+	_, err := tx.ExecContext(ctx, db.rebind(`UPDATE connector_syncs SET status = ?, error = ?, finished_at = ? WHERE id = ? AND status IN (?, ?)`),
+		SyncFailed, reason, ts(db.now()), id, SyncQueued, SyncRunning)
+	return err
 }
 
 // autoSync is what CreatePhotosWith needs to schedule automatic syncs.
@@ -586,8 +658,9 @@ func (db *DB) ListConnectorSyncs(ctx context.Context, eventID int64, limit int) 
 }
 
 // StartConnectorSync marks a waiting sync as running. ErrConflict means another sync of
-// the link is running (try later); a sync that is already running (a retry after a
-// crash) or finished is returned as it is.
+// the link is running (try later); a running sync whose job is gone (its process gave
+// up on it) is ended first, so it cannot block the link. A sync that is already running
+// (a retry after a crash) or finished is returned as it is.
 func (db *DB) StartConnectorSync(ctx context.Context, id int64) (*ConnectorSync, error) {
 	s, err := db.FindConnectorSync(ctx, id)
 	if err != nil {
@@ -596,9 +669,24 @@ func (db *DB) StartConnectorSync(ctx context.Context, id int64) (*ConnectorSync,
 	if s.Status != SyncQueued {
 		return s, nil
 	}
-	now := db.now()
-	if _, err := db.exec(ctx, `UPDATE connector_syncs SET status = ?, started_at = ? WHERE id = ? AND status = ?`,
-		SyncRunning, ts(now), id, SyncQueued); err != nil {
+	err = db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		other, err := scanSync(tx.QueryRowContext(ctx, db.rebind(`SELECT `+syncColumns+` FROM connector_syncs WHERE link_id = ? AND status = ?`),
+			s.LinkID, SyncRunning))
+		switch {
+		case err == nil && db.jobActiveTx(ctx, tx, other.JobID):
+			return fmt.Errorf("sync %d of link %d is running: %w", other.ID, s.LinkID, ErrConflict)
+		case err == nil:
+			if err := db.failSyncTx(ctx, tx, other.ID, "its job stopped (the process gave up on it)"); err != nil {
+				return err
+			}
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+		_, err = tx.ExecContext(ctx, db.rebind(`UPDATE connector_syncs SET status = ?, started_at = ? WHERE id = ? AND status = ?`),
+			SyncRunning, ts(db.now()), id, SyncQueued)
+		return formatError(err)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("start sync %d: %w", id, err)
 	}
 	return db.FindConnectorSync(ctx, id)

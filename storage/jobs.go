@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"errors"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -179,13 +180,42 @@ func (db *DB) FindJobs(ctx context.Context, status string, limit int) ([]*Job, e
 	return out, rows.Err()
 }
 
-// ExtendJobLease renews the lease of a running job held by owner.
+// ErrLeaseLost means another worker holds the job now: its lease ran out (the worker
+// stalled longer than the lease) and the job was claimed again.
+var ErrLeaseLost = errors.New("job lease lost")
+
+// ExtendJobLease renews the lease of a running job held by owner; ErrLeaseLost when
+// owner holds it no more.
 func (db *DB) ExtendJobLease(ctx context.Context, id int64, owner string, lease time.Duration) error {
-	if _, err := db.exec(ctx, `UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = 'running'`,
-		ts(db.now().Add(lease)), id, owner); err != nil {
+	res, err := db.exec(ctx, `UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = 'running'`,
+		ts(db.now().Add(lease)), id, owner)
+	if err != nil {
 		return fmt.Errorf("extend lease of job %d: %w", id, err)
 	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return fmt.Errorf("extend lease of job %d: %w", id, ErrLeaseLost)
+	}
 	return nil
+}
+
+// DeferJob puts a job held by owner back in the queue for runAt without counting the
+// attempt: the job is waiting for something (another job, a platform), not failing.
+func (db *DB) DeferJob(ctx context.Context, id int64, owner, reason string, runAt time.Time) error {
+	if _, err := db.exec(ctx, `UPDATE jobs SET status = 'queued', run_at = ?, attempts = attempts - 1, lease_until = NULL,
+		last_error = ?, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'running'`,
+		ts(runAt), reason, ts(db.now()), id, owner); err != nil {
+		return fmt.Errorf("defer job %d: %w", id, err)
+	}
+	return nil
+}
+
+// JobActive reports whether a job exists and is queued or running (not dead, not done).
+func (db *DB) JobActive(ctx context.Context, id int64) (bool, error) {
+	var n int
+	if err := db.r.QueryRowContext(ctx, db.rebind(`SELECT COUNT(*) FROM jobs WHERE id = ? AND status IN ('queued', 'running')`), id).Scan(&n); err != nil {
+		return false, fmt.Errorf("job %d: %w", id, err)
+	}
+	return n > 0, nil
 }
 
 // EnqueueJobOnce adds a job of kind unless one is already waiting or running, and

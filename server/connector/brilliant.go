@@ -339,14 +339,23 @@ func (b *brilliant) Sync(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
+	if group != "" && anySynced(r) {
+		if err := b.dedupe(ctx, r, group); err != nil {
+			return err
+		}
+	}
 	if group != "" && len(add) > 0 {
 		if err := b.push(ctx, r, group, add); err != nil {
 			return err
 		}
 	}
-	if group != "" {
-		for _, it := range r.toRemove() {
-			if err := b.remove(ctx, r, group, it); err != nil {
+	if remove := r.toRemove(); group != "" && len(remove) > 0 {
+		rows, err := b.rows(ctx, group) // once for them all: BD's request budget is small
+		if err != nil {
+			return err
+		}
+		for _, it := range remove {
+			if err := b.remove(ctx, r, it, rows); err != nil {
 				return err
 			}
 		}
@@ -360,6 +369,40 @@ func (b *brilliant) Sync(ctx context.Context, r *run) error {
 			return err
 		}
 		r.link.Published = true
+	}
+	return nil
+}
+
+// anySynced reports whether any item is on the platform.
+func anySynced(r *run) bool {
+	for _, it := range r.items {
+		if it.State == itemSynced {
+			return true
+		}
+	}
+	return false
+}
+
+// dedupe deletes the rows of a synced photo's URL other than the one adopted: an import
+// slower than the verify deadline is appended again, and its first row may land after
+// the photo was settled.
+func (b *brilliant) dedupe(ctx context.Context, r *run, group string) error {
+	rows, err := b.rows(ctx, group)
+	if err != nil {
+		return err
+	}
+	for _, it := range r.allItems() {
+		rem := remoteOf[bdRemote](it)
+		if it.State != itemSynced || rem.URL == "" || rem.PhotoID == "" {
+			continue
+		}
+		for _, row := range rows[rem.URL] {
+			if strconv.FormatInt(int64(row.PhotoID), 10) != rem.PhotoID {
+				if err := b.deleteRow(ctx, r, row.PhotoID); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	return nil
 }
@@ -470,9 +513,20 @@ func (b *brilliant) append(ctx context.Context, r *run, group string, batch []*s
 	_, err := b.send(ctx, "Brilliant Directories append photos", http.MethodPut, "/users_portfolio_groups/update",
 		url.Values{"group_id": {group}, "post_image": {strings.Join(urls, ",")}, "auto_image_import": {"1"}}, false)
 	var bdErr *bdError
+	var lerr linkError
 	switch {
 	case isAmbiguous(err):
 		return nil // verification will tell whether it was applied
+	case errors.As(err, &lerr):
+		return err // the key was refused: the link, not these photos
+	case (errors.As(err, &bdErr) || (statusOf(err) >= 400 && statusOf(err) < 500)) && len(batch) > 1:
+		// One URL may be what BD refuses: append them one by one.
+		for _, it := range batch {
+			if err := b.append(ctx, r, group, []*storage.ConnectorItem{it}, verifyTimeout); err != nil {
+				return err
+			}
+		}
+		return nil
 	case errors.As(err, &bdErr) || (statusOf(err) >= 400 && statusOf(err) < 500):
 		for _, it := range batch {
 			if err2 := r.fail(ctx, it, err.Error()); err2 != nil {
@@ -486,21 +540,22 @@ func (b *brilliant) append(ctx context.Context, r *run, group string, batch []*s
 	return r.step("bd.append")
 }
 
-func (b *brilliant) remove(ctx context.Context, r *run, group string, it *storage.ConnectorItem) error {
+func (b *brilliant) remove(ctx context.Context, r *run, it *storage.ConnectorItem, rows map[string][]bdRow) error {
 	rem := remoteOf[bdRemote](it)
+	found := rows[rem.URL]
+	if it.State == itemVerifying && len(found) == 0 && time.Now().Before(rem.Deadline) {
+		return nil // its import may still land: remove it on a later sync, once its row is there
+	}
+	if rem.URL == "" || (len(found) == 0 && it.State != itemSynced && it.State != itemRemoving) {
+		return r.forget(ctx, it) // never a row on BD
+	}
 	it.State = itemRemoving
 	if err := r.save(ctx, it); err != nil {
 		return err
 	}
-	if rem.URL != "" {
-		rows, err := b.rows(ctx, group)
-		if err != nil {
+	for _, row := range found {
+		if err := b.deleteRow(ctx, r, row.PhotoID); err != nil {
 			return err
-		}
-		for _, row := range rows[rem.URL] {
-			if err := b.deleteRow(ctx, r, row.PhotoID); err != nil {
-				return err
-			}
 		}
 	}
 	return r.gone(ctx, it)
@@ -517,9 +572,8 @@ func (b *brilliant) Archive(ctx context.Context, r *run) error {
 	}
 	if group != "" {
 		rows, err := b.rows(ctx, group)
-		var lerr linkError
-		if err != nil && !errors.As(err, &lerr) {
-			return err
+		if err != nil {
+			return err // rows must go before the album (BD does not cascade)
 		}
 		for _, list := range rows {
 			for _, row := range list {
@@ -538,10 +592,16 @@ func (b *brilliant) Archive(ctx context.Context, r *run) error {
 		}
 	}
 	for _, it := range r.allItems() {
-		if it.State != itemRemoved {
-			if err := r.gone(ctx, it); err != nil {
-				return err
-			}
+		var err error
+		switch it.State {
+		case itemRemoved:
+		case itemPending, itemFailed:
+			err = r.forget(ctx, it) // never a row on BD (or its rows were deleted above)
+		default:
+			err = r.gone(ctx, it)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil

@@ -128,14 +128,33 @@ func listOf[T any](body []byte) ([]T, error) {
 }
 
 func (b *buildPass) folders(ctx context.Context) ([]bpFolder, error) {
-	resp, err := b.api(ctx, "BuildPass list folders", http.MethodGet, "/photo-folders?projectId="+url.QueryEscape(b.cfg.ProjectID), nil, true)
-	if err != nil {
-		if statusOf(err) == http.StatusNotFound {
-			return nil, fatal(fmt.Errorf("BuildPass does not know builder %s / project %s in region %s: %w", b.cfg.BuilderID, b.cfg.ProjectID, b.cfg.Region, err))
+	var all []bpFolder
+	for offset := 0; ; {
+		resp, err := b.api(ctx, "BuildPass list folders", http.MethodGet,
+			fmt.Sprintf("/photo-folders?projectId=%s&offset=%d&limit=25", url.QueryEscape(b.cfg.ProjectID), offset), nil, true)
+		if err != nil {
+			if statusOf(err) == http.StatusNotFound {
+				return nil, fatal(fmt.Errorf("BuildPass does not know builder %s / project %s in region %s: %w", b.cfg.BuilderID, b.cfg.ProjectID, b.cfg.Region, err))
+			}
+			return nil, err
 		}
-		return nil, err
+		page, err := listOf[bpFolder](resp.Body)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		// Paged answers carry meta (limit at most 25); an unpaged one is the whole list.
+		var meta struct {
+			Meta *struct {
+				TotalCount int `json:"totalCount"`
+			} `json:"meta"`
+		}
+		_ = json.Unmarshal(resp.Body, &meta)
+		offset += len(page)
+		if meta.Meta == nil || len(page) == 0 || offset >= meta.Meta.TotalCount || offset > 100000 {
+			return all, nil
+		}
 	}
-	return listOf[bpFolder](resp.Body)
 }
 
 // folder returns the link's folder id: the saved one (checked to still exist), or one of
@@ -192,15 +211,12 @@ func (b *buildPass) Sync(ctx context.Context, r *run) error {
 			ready = append(ready, p)
 		}
 	}
-	if len(ready) == 1 && folderID != "" {
-		if err := b.createOne(ctx, r, folderID, ready[0]); err != nil {
+	// Always the upsert, even for one photo: its records belong to the link's source, so
+	// the archive (DELETE by source) removes them; a photo made by the create-photo call
+	// could never be removed (BuildPass has no per-photo delete).
+	for batch := range slices.Chunk(ready, bpUpsertBatch) {
+		if folderID, err = b.upsert(ctx, r, folderID, batch); err != nil {
 			return err
-		}
-	} else {
-		for batch := range slices.Chunk(ready, bpUpsertBatch) {
-			if folderID, err = b.upsert(ctx, r, folderID, batch); err != nil {
-				return err
-			}
 		}
 	}
 	// BuildPass has no per-photo delete: photos hidden or deleted here stay there.
@@ -208,7 +224,7 @@ func (b *buildPass) Sync(ctx context.Context, r *run) error {
 	for _, it := range r.toRemove() {
 		if it.State != itemSynced && it.State != itemCreating {
 			// Uploaded bytes that no photo record uses: nothing to show on BuildPass.
-			if err := r.gone(ctx, it); err != nil {
+			if err := r.forget(ctx, it); err != nil {
 				return err
 			}
 			continue
@@ -220,7 +236,7 @@ func (b *buildPass) Sync(ctx context.Context, r *run) error {
 		retained++
 	}
 	if retained > 0 {
-		r.warn("%d photos hidden or deleted in Gallerist stay on BuildPass: its API has no per-photo delete (archiving the link removes them all)", retained)
+		r.warn("%d hidden or deleted photo(s) stay on BuildPass: its API has no per-photo delete (archiving the link removes them all)", retained)
 	}
 	return nil
 }
@@ -244,6 +260,9 @@ func (b *buildPass) upload(ctx context.Context, r *run, batch []*storage.Photo) 
 			continue
 		}
 		contents[i] = c
+	}
+	if !slices.ContainsFunc(contents, func(c content) bool { return c.key != "" }) {
+		return nil // every file of the batch already failed
 	}
 	body := bodyFunc(func() (io.Reader, string, error) {
 		pr, pw := io.Pipe()
@@ -283,6 +302,15 @@ func (b *buildPass) upload(ctx context.Context, r *run, batch []*storage.Photo) 
 	resp, err := b.api(ctx, "BuildPass bulk upload", http.MethodPost, "/attachments/bulk-upload", body, true)
 	if err != nil {
 		var lerr linkError
+		if s := statusOf(err); s >= 400 && s < 500 && !errors.As(err, &lerr) && len(batch) > 1 {
+			// One file may be what BuildPass refuses: send them one by one to find it.
+			for _, p := range batch {
+				if err := b.upload(ctx, r, []*storage.Photo{p}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 		if s := statusOf(err); s >= 400 && s < 500 && !errors.As(err, &lerr) {
 			for i, p := range batch {
 				if contents[i].key != "" {
@@ -305,11 +333,13 @@ func (b *buildPass) upload(ctx context.Context, r *run, batch []*storage.Photo) 
 		return fmt.Errorf("BuildPass bulk upload answer: %w", err)
 	}
 	now := time.Now().UTC()
+	answered := map[int]bool{}
 	for _, u := range out.Uploads {
 		var i int
 		if _, err := fmt.Sscanf(u.FieldName, "file:%d", &i); err != nil || i < 0 || i >= len(batch) || u.Key == "" {
 			continue
 		}
+		answered[i] = true
 		it := r.items[batch[i].ID]
 		rem := remoteOf[bpRemote](it)
 		rem.Key, rem.RegionID, rem.Type, rem.UploadedAt = u.Key, u.RegionID, u.Type, now
@@ -320,6 +350,13 @@ func (b *buildPass) upload(ctx context.Context, r *run, batch []*storage.Photo) 
 		it.State = itemUploaded
 		if err := r.save(ctx, it); err != nil {
 			return err
+		}
+	}
+	for i, p := range batch {
+		if contents[i].key != "" && !answered[i] {
+			if err := r.fail(ctx, r.items[p.ID], "BuildPass returned no attachment for this file"); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -396,6 +433,15 @@ func (b *buildPass) upsert(ctx context.Context, r *run, folderID string, batch [
 			if s == http.StatusNotFound && folderID != "" {
 				return folderID, fatal(fmt.Errorf("the BuildPass folder or project of this link is gone: %w", err))
 			}
+			if len(batch) > 1 {
+				// One photo may be what BuildPass refuses: send them one by one.
+				for _, p := range batch {
+					if folderID, err = b.upsert(ctx, r, folderID, []*storage.Photo{p}); err != nil {
+						return folderID, err
+					}
+				}
+				return folderID, nil
+			}
 			for _, p := range batch {
 				if err2 := r.fail(ctx, r.items[p.ID], err.Error()); err2 != nil {
 					return folderID, err2
@@ -458,87 +504,6 @@ func (b *buildPass) upsert(ctx context.Context, r *run, folderID string, batch [
 	return folderID, nil
 }
 
-type bpPhotoRecord struct {
-	ID       string `json:"id"`
-	Metadata struct {
-		ExternalSourceID string `json:"externalSourceId"`
-	} `json:"metadata"`
-}
-
-// createOne pushes a single photo with the create-photo call (a one-off push into a
-// known folder). Its outcome may be unknown after a dropped connection: the folder is
-// then listed and a photo with the item's externalSourceId adopted before any resend.
-func (b *buildPass) createOne(ctx context.Context, r *run, folderID string, p *storage.Photo) error {
-	it := r.items[p.ID]
-	rem := remoteOf[bpRemote](it)
-	if rem.Sent {
-		found, err := b.findByExternalID(ctx, folderID, it.ExternalID)
-		if err != nil {
-			return err
-		}
-		if found != "" {
-			rem.PhotoID = found
-			setRemote(it, rem)
-			return r.synced(ctx, it)
-		}
-	}
-	bp := b.photo(r, p, int(p.Position))
-	body := map[string]any{"fileName": bp.FileName, "projectId": b.cfg.ProjectID, "folderId": folderID, "contentType": bp.ContentType,
-		"imageAttachment": bp.ImageAttachment, "externalSourceId": it.ExternalID, "description": p.OriginalName}
-	if bp.CapturedAt != "" {
-		body["capturedAt"] = bp.CapturedAt
-	}
-	rem.Sent = true
-	setRemote(it, rem)
-	it.State = itemCreating
-	if err := r.save(ctx, it); err != nil {
-		return err
-	}
-	resp, err := b.api(ctx, "BuildPass create photo", http.MethodPost, "/photos", jsonBody(body), false)
-	if isAmbiguous(err) {
-		found, ferr := b.findByExternalID(ctx, folderID, it.ExternalID)
-		if ferr != nil || found == "" {
-			return err // reconciled on the next try
-		}
-		rem.PhotoID = found
-		setRemote(it, rem)
-		return r.synced(ctx, it)
-	}
-	if err != nil {
-		var lerr linkError
-		if s := statusOf(err); s >= 400 && s < 500 && !errors.As(err, &lerr) {
-			return r.fail(ctx, it, err.Error())
-		}
-		return err
-	}
-	if err := r.step("buildpass.create"); err != nil {
-		return err
-	}
-	var rec bpPhotoRecord
-	_ = json.Unmarshal(resp.Body, &rec)
-	rem.PhotoID = rec.ID
-	setRemote(it, rem)
-	return r.synced(ctx, it)
-}
-
-func (b *buildPass) findByExternalID(ctx context.Context, folderID, externalID string) (string, error) {
-	resp, err := b.api(ctx, "BuildPass list photos", http.MethodGet,
-		"/photos?projectId="+url.QueryEscape(b.cfg.ProjectID)+"&folderId="+url.QueryEscape(folderID), nil, true)
-	if err != nil {
-		return "", err
-	}
-	photos, err := listOf[bpPhotoRecord](resp.Body)
-	if err != nil {
-		return "", err
-	}
-	for _, ph := range photos {
-		if ph.Metadata.ExternalSourceID == externalID {
-			return ph.ID, nil
-		}
-	}
-	return "", nil
-}
-
 // Archive asks BuildPass to archive everything this link's source made (and the folder
 // once empty). Repeating it is harmless.
 func (b *buildPass) Archive(ctx context.Context, r *run) error {
@@ -561,10 +526,15 @@ func (b *buildPass) Archive(ctx context.Context, r *run) error {
 		}
 	}
 	for _, it := range r.allItems() {
-		if it.State == itemRemoved {
-			continue
+		var err error
+		switch it.State {
+		case itemRemoved:
+		case itemSynced, itemCreating, itemRetained:
+			err = r.gone(ctx, it)
+		default:
+			err = r.forget(ctx, it) // never a photo on BuildPass
 		}
-		if err := r.gone(ctx, it); err != nil {
+		if err != nil {
 			return err
 		}
 	}

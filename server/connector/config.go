@@ -41,6 +41,12 @@ type Config struct {
 	LoginURL string `json:"login_url,omitempty" description:"Procore: override of the OAuth host (login.procore.com)."`
 }
 
+// Destination names where photos go: the account and project (or site and member) a
+// link's folder or album lives in.
+func (c Config) Destination() string {
+	return strings.Join([]string{c.APIURL, c.LoginURL, c.SiteURL, c.BuilderID, c.ProjectID, c.Region, c.CompanyID, c.MemberID, c.PostTypeID}, "|")
+}
+
 // Credentials are a target's secrets: OAuth2 client credentials (BuildPass, Procore), a
 // Procore refresh token (authorization-code apps, rotated on every use), or a Brilliant
 // Directories API key. They are sealed at rest and never returned.
@@ -68,6 +74,14 @@ func (c Credentials) Merge(update Credentials) Credentials {
 
 var digits = regexp.MustCompile(`^[0-9]{1,19}$`)
 
+// WithDefaults returns c with the platform's defaults filled in (hosts, region, budget).
+// Targets store their config as the client gave it, so a new default or a changed
+// environment applies without rewriting them.
+func WithDefaults(platform string, c Config) Config {
+	_ = Validate(platform, &c, Credentials{ClientID: "-", ClientSecret: "-", APIKey: "-"})
+	return c
+}
+
 // Validate checks a target's platform, config and credentials and fills the defaults.
 // The message names the field at fault.
 func Validate(platform string, c *Config, cred Credentials) error {
@@ -76,8 +90,8 @@ func Validate(platform string, c *Config, cred Credentials) error {
 			continue
 		}
 		p, err := url.Parse(u.v)
-		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || p.RawQuery != "" {
-			return fmt.Errorf("config.%s must be an http(s) URL without a query", u.name)
+		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || p.RawQuery != "" || p.User != nil {
+			return fmt.Errorf("config.%s must be an http(s) URL without a query or credentials", u.name)
 		}
 	}
 	c.APIURL = strings.TrimRight(c.APIURL, "/")

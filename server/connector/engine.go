@@ -94,15 +94,9 @@ func (e *Engine) HandleJob(ctx context.Context, job *storage.Job) error {
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return nil // the link was deleted with its syncs
-	case errors.Is(err, storage.ErrConflict) && job.Attempts < job.MaxAttempts:
-		return queue.RetryAfter(errors.New("another sync of this link is running"), 5*time.Second)
 	case errors.Is(err, storage.ErrConflict):
-		s, err := e.DB.FindConnectorSync(ctx, p.SyncID)
-		if err != nil {
-			return err
-		}
-		s.Status, s.Error = storage.SyncFailed, "another sync of this link kept running; start this one again"
-		return e.DB.FinishConnectorSync(ctx, s, e.announcement(s, nil))
+		// Wait for the running sync without spending attempts (a sync may run for hours).
+		return queue.Defer(errors.New("another sync of this link is running"), 5*time.Second)
 	case err != nil:
 		return err
 	}
@@ -131,8 +125,8 @@ func (e *Engine) finish(ctx context.Context, s *storage.ConnectorSync, r *run, r
 	var lerr linkError
 	switch {
 	case runErr == nil:
-	case errors.As(runErr, &wait) && (job == nil || job.Attempts < job.MaxAttempts):
-		return queue.RetryAfter(runErr, wait.after)
+	case errors.As(runErr, &wait):
+		return queue.Defer(runErr, wait.after)
 	case errors.Is(runErr, errCrash):
 		return runErr // tests: the process "died" here
 	case errors.As(runErr, &lerr):
@@ -155,12 +149,13 @@ func (e *Engine) finish(ctx context.Context, s *storage.ConnectorSync, r *run, r
 		s.Status = storage.SyncPartial
 	}
 	if r != nil {
-		if runErr != nil && errors.As(runErr, &lerr) {
-			_ = e.DB.SetLinkState(ctx, r.link.ID, storage.LinkError, runErr.Error())
-		} else if runErr == nil && s.Kind == "archive" {
+		switch {
+		case runErr == nil && s.Kind == "archive":
 			_ = e.DB.SetLinkState(ctx, r.link.ID, storage.LinkArchived, "")
-		} else if runErr == nil && r.link.State == storage.LinkError {
-			_ = e.DB.SetLinkState(ctx, r.link.ID, storage.LinkActive, "")
+		case runErr != nil && errors.As(runErr, &lerr):
+			_ = e.DB.SetSyncedLinkState(ctx, r.link.ID, storage.LinkError, runErr.Error())
+		case runErr == nil && r.link.State == storage.LinkError:
+			_ = e.DB.SetSyncedLinkState(ctx, r.link.ID, storage.LinkActive, "")
 		}
 	}
 	if err := e.DB.FinishConnectorSync(ctx, s, e.announcement(s, r)); err != nil {
@@ -179,6 +174,11 @@ func (e *Engine) announcement(s *storage.ConnectorSync, r *run) *storage.Announc
 	}
 	if r != nil {
 		d.ConnectorID, d.Platform, d.EventID = r.target.ID, r.target.Platform, r.link.EventID
+	} else if l, err := e.DB.FindConnectorLink(context.Background(), s.LinkID); err == nil {
+		d.ConnectorID, d.EventID = l.TargetID, l.EventID
+		if t, err := e.DB.FindConnectorTarget(context.Background(), l.TargetID); err == nil {
+			d.Platform = t.Platform
+		}
 	}
 	t := webhook.TypeSyncCompleted
 	if s.Status == storage.SyncFailed {
@@ -225,6 +225,7 @@ func (e *Engine) platformFor(t *storage.ConnectorTarget) (platform, error) {
 	if err := json.Unmarshal(t.Config, &cfg); err != nil {
 		return nil, fmt.Errorf("connector %d config: %w", t.ID, err)
 	}
+	cfg = WithDefaults(t.Platform, cfg)
 	cred, err := e.Sealer.Open(t.Secrets)
 	if err != nil {
 		return nil, fatal(err)
@@ -347,9 +348,8 @@ func (r *run) sync(ctx context.Context) error {
 				ExternalID: r.link.ExternalSourceID + ":photo:" + fmt.Sprint(p.ID)}
 			r.items[p.ID] = it
 		case it.State == itemRetained:
-			// Visible again, and it never left the platform.
-			it.State = itemSynced
-			if err := r.save(ctx, it); err != nil {
+			// Visible again, and it never left the platform: nothing to count.
+			if err := r.e.DB.SetConnectorItemState(ctx, it, itemSynced); err != nil {
 				return err
 			}
 		case it.State == itemRemoved:
@@ -445,6 +445,12 @@ func (r *run) fail(ctx context.Context, it *storage.ConnectorItem, reason string
 	return nil
 }
 
+// forget records that an item whose bytes never became a photo on the platform is done
+// with; it does not count as removed.
+func (r *run) forget(ctx context.Context, it *storage.ConnectorItem) error {
+	return r.e.DB.SetConnectorItemState(ctx, it, itemRemoved)
+}
+
 // gone records that an item was removed from the platform.
 func (r *run) gone(ctx context.Context, it *storage.ConnectorItem) error {
 	it.State, it.LastError = itemRemoved, ""
@@ -503,6 +509,10 @@ type content struct {
 
 func (r *run) content(ctx context.Context, p *storage.Photo) (content, error) {
 	if p.Format == "jpeg" || p.Format == "png" {
+		// A missing original fails this photo only, before any request carries it.
+		if _, err := r.e.Blobs.Stat(ctx, p.BlobKey); err != nil {
+			return content{}, fmt.Errorf("original of photo %d: %w", p.ID, err)
+		}
 		return content{name: safeName(p.OriginalName, p.Format), mime: p.MIMEType, size: p.Size, key: p.BlobKey}, nil
 	}
 	if r.e.Ensure != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -76,10 +77,16 @@ func newRequest(method, url string, body bodyFunc) func(ctx context.Context) (*h
 			}
 		}
 		req, err := http.NewRequestWithContext(ctx, method, url, r)
-		if err == nil && ctype != "" {
+		if err != nil {
+			if c, ok := r.(io.Closer); ok {
+				c.Close() // ends a body writer (a pipe) that would wait forever
+			}
+			return nil, err
+		}
+		if ctype != "" {
 			req.Header.Set("Content-Type", ctype)
 		}
-		return req, err
+		return req, nil
 	}
 }
 
@@ -128,10 +135,26 @@ func (c *client) wait(ctx context.Context) error {
 		c.notBefore = next.Add(c.writeGap)
 	}
 	c.mu.Unlock()
-	if d := time.Until(until); d > 0 {
+	d := time.Until(until)
+	if d > maxInlineWait {
+		// A long hold (an hourly window spent): give the worker back and resume later.
+		return errWaiting{after: d}
+	}
+	if d > 0 {
 		return sleep(ctx, d)
 	}
 	return nil
+}
+
+// maxInlineWait is the longest rate-limit wait spent holding a worker.
+const maxInlineWait = 30 * time.Second
+
+// notSent reports whether a request failed before any of it reached the platform (no
+// connection, no name), so even a write may be sent again.
+func notSent(err error) bool {
+	var dns *net.DNSError
+	var op *net.OpError
+	return errors.As(err, &dns) || (errors.As(err, &op) && op.Op == "dial")
 }
 
 // holdUntil keeps every request of this client back until t.
@@ -179,7 +202,8 @@ func (c *client) noteRate(h http.Header) {
 // A 2xx or 4xx answer comes back as a response (4xx also as *HTTPError); a 429 is
 // waited out and does not count as a try; a 401 gets one new token.
 func (c *client) do(ctx context.Context, cl call) (*response, error) {
-	tries, refreshed, limited := 0, false, 0
+	tries, limited := 0, 0
+	refreshed, forced := false, false
 	for {
 		if err := c.wait(ctx); err != nil {
 			return nil, fmt.Errorf("%s: %w", cl.op, err)
@@ -189,7 +213,12 @@ func (c *client) do(ctx context.Context, cl call) (*response, error) {
 			return nil, fmt.Errorf("%s: %w", cl.op, err)
 		}
 		if cl.auth != nil {
-			if err := cl.auth(ctx, req, refreshed && tries == 0); err != nil {
+			force := refreshed && !forced // one new token per 401, however many retries follow
+			forced = forced || force
+			if err := cl.auth(ctx, req, force); err != nil {
+				if req.Body != nil {
+					req.Body.Close() // ends a body writer (a pipe) waiting for a reader
+				}
 				return nil, err
 			}
 		}
@@ -199,7 +228,7 @@ func (c *client) do(ctx context.Context, cl call) (*response, error) {
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("%s: %w", cl.op, ctx.Err())
 			}
-			if !cl.safe {
+			if !cl.safe && !notSent(err) {
 				return nil, &ambiguousError{cl.op, err}
 			}
 			if tries >= c.maxTries {
@@ -226,10 +255,11 @@ func (c *client) do(ctx context.Context, cl call) (*response, error) {
 		case resp.StatusCode == http.StatusTooManyRequests || (resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != ""):
 			// Throttled: the request was refused, not applied. Wait as told; it is not a try.
 			limited++
+			d := c.retryAfter(resp.Header)
 			if limited > 20 {
-				return out, &HTTPError{cl.op, resp.StatusCode, string(body)}
+				return nil, errWaiting{after: max(d, time.Minute)} // the platform keeps refusing: come back later
 			}
-			c.holdUntil(time.Now().Add(c.retryAfter(resp.Header)))
+			c.holdUntil(time.Now().Add(d))
 			tries--
 			continue
 		case resp.StatusCode == http.StatusUnauthorized && cl.auth != nil && !refreshed:

@@ -53,55 +53,65 @@ const (
 // (it is single-use: the new one is saved before the access token is used), otherwise
 // with the service account's client credentials.
 func (p *procore) fetchToken(ctx context.Context) (string, time.Duration, error) {
-	t, err := p.e.DB.FindConnectorTarget(ctx, p.t.ID) // another process may have rotated it
-	if err != nil {
-		return "", 0, err
-	}
-	cred, err := p.e.Sealer.Open(t.Secrets)
-	if err != nil {
-		return "", 0, fatal(err)
-	}
-	form := url.Values{"client_id": {cred.ClientID}, "client_secret": {cred.ClientSecret}}
-	refresh := cred.RefreshToken != ""
-	if refresh {
-		form.Set("grant_type", "refresh_token")
-		form.Set("refresh_token", cred.RefreshToken)
-	} else {
-		form.Set("grant_type", "client_credentials")
-	}
-	resp, err := p.c.do(ctx, call{op: "Procore token", safe: !refresh, build: func(ctx context.Context) (*http.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.cfg.LoginURL+"/oauth/token", strings.NewReader(form.Encode()))
-		if err == nil {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-		return req, err
-	}})
-	switch {
-	case refresh && (isAmbiguous(err) || (statusOf(err) >= 400 && statusOf(err) < 500)):
-		// A lost answer has still spent the refresh token: looping would not help.
-		reason := "Procore re-authorization required: the refresh token was refused or spent without an answer; connect the app again and save the new refresh token"
-		_ = p.e.DB.SetConnectorTargetStatus(ctx, p.t.ID, "error", reason)
-		return "", 0, fatal(fmt.Errorf("%s (%v)", reason, err))
-	case err != nil && statusOf(err) >= 400 && statusOf(err) < 500:
-		return "", 0, fatal(fmt.Errorf("Procore refused the client credentials: %w", err))
-	case err != nil:
-		return "", 0, err
-	}
-	tok, ttl, err := parseToken("Procore token", resp.Body)
-	if err != nil {
-		return "", 0, err
-	}
-	if refresh && tok.RefreshToken != "" {
-		cred.RefreshToken = tok.RefreshToken
-		sealed, err := p.e.Sealer.Seal(cred)
+	for reread := false; ; reread = true {
+		t, err := p.e.DB.FindConnectorTarget(ctx, p.t.ID) // another process may have rotated it
 		if err != nil {
 			return "", 0, err
 		}
-		if err := p.e.DB.SaveConnectorSecrets(ctx, p.t.ID, sealed); err != nil {
-			return "", 0, fmt.Errorf("save Procore's new refresh token: %w", err)
+		cred, err := p.e.Sealer.Open(t.Secrets)
+		if err != nil {
+			return "", 0, fatal(err)
 		}
+		form := url.Values{"client_id": {cred.ClientID}, "client_secret": {cred.ClientSecret}}
+		refresh := cred.RefreshToken != ""
+		if refresh {
+			form.Set("grant_type", "refresh_token")
+			form.Set("refresh_token", cred.RefreshToken)
+		} else {
+			form.Set("grant_type", "client_credentials")
+		}
+		resp, err := p.c.do(ctx, call{op: "Procore token", safe: !refresh, build: newRequest(http.MethodPost, p.cfg.LoginURL+"/oauth/token",
+			func() (io.Reader, string, error) {
+				return strings.NewReader(form.Encode()), "application/x-www-form-urlencoded", nil
+			})})
+		refused := statusOf(err) >= 400 && statusOf(err) < 500
+		switch {
+		case refresh && refused && !reread && p.rotatedElsewhere(ctx, t.Secrets):
+			continue // another process spent it and saved the next one: use that
+		case refresh && (isAmbiguous(err) || refused):
+			// A lost answer has still spent the refresh token: looping would not help.
+			reason := "Procore re-authorization required: the refresh token was refused or spent without an answer; connect the app again and save the new refresh token"
+			_ = p.e.DB.SetConnectorTargetStatus(ctx, p.t.ID, "error", reason)
+			return "", 0, fatal(fmt.Errorf("%s (%v)", reason, err))
+		case refused:
+			return "", 0, fatal(fmt.Errorf("Procore refused the client credentials: %w", err))
+		case err != nil:
+			return "", 0, err
+		}
+		tok, ttl, err := parseToken("Procore token", resp.Body)
+		if err != nil {
+			return "", 0, err
+		}
+		if refresh && tok.RefreshToken != "" {
+			cred.RefreshToken = tok.RefreshToken
+			sealed, err := p.e.Sealer.Seal(cred)
+			if err != nil {
+				return "", 0, err
+			}
+			// Saved before the access token is used, and only over the token just spent.
+			if _, err := p.e.DB.SaveConnectorSecrets(ctx, p.t.ID, t.Secrets, sealed); err != nil {
+				return "", 0, fmt.Errorf("save Procore's new refresh token: %w", err)
+			}
+		}
+		return tok.AccessToken, ttl, nil
 	}
-	return tok.AccessToken, ttl, nil
+}
+
+// rotatedElsewhere reports whether the stored credentials changed since they were read
+// as used (another process refreshed in between).
+func (p *procore) rotatedElsewhere(ctx context.Context, used string) bool {
+	t, err := p.e.DB.FindConnectorTarget(ctx, p.t.ID)
+	return err == nil && t.Secrets != used
 }
 
 func (p *procore) auth(ctx context.Context, req *http.Request, force bool) error {
@@ -210,12 +220,7 @@ func (p *procore) Sync(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	claimed := map[int64]bool{}
-	for _, it := range r.items {
-		if id := remoteOf[pcRemote](it).ImageID; id != 0 {
-			claimed[id] = true
-		}
-	}
+	claimed := claimedImages(r)
 	for _, ph := range r.toAdd() {
 		if err := r.paused(); err != nil {
 			return err
@@ -232,10 +237,35 @@ func (p *procore) Sync(ctx context.Context, r *run) error {
 	return nil
 }
 
+// claimedImages returns the image ids the link's items know, so that a search for a lost
+// create never adopts another photo's image.
+func claimedImages(r *run) map[int64]bool {
+	claimed := map[int64]bool{}
+	for _, it := range r.items {
+		if id := remoteOf[pcRemote](it).ImageID; id != 0 {
+			claimed[id] = true
+		}
+	}
+	return claimed
+}
+
 // push takes one photo from wherever its item stands to an image in the album.
 func (p *procore) push(ctx context.Context, r *run, album int64, ph *storage.Photo, claimed map[int64]bool) error {
 	it := r.items[ph.ID]
 	rem := remoteOf[pcRemote](it)
+	if rem.ImageID != 0 {
+		// Its image was made (a removal was cut short, and the photo is back): keep it
+		// if it is still there.
+		_, err := p.api(ctx, "Procore get image", http.MethodGet, fmt.Sprintf("/rest/v1.0/images/%d?%s", rem.ImageID, p.project()), nil, true)
+		switch {
+		case err == nil:
+			return p.created(ctx, r, it, rem, rem.ImageID, claimed)
+		case statusOf(err) == http.StatusNotFound:
+			rem = pcRemote{}
+		default:
+			return err
+		}
+	}
 	if it.State == itemCreating {
 		// The last create's outcome is unknown: look for it before sending it again.
 		id, err := p.findImage(ctx, album, rem, claimed)
@@ -405,10 +435,12 @@ func (p *procore) store(ctx context.Context, r *run, rem pcRemote, c content) er
 			pw.CloseWithError(err)
 		}()
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, rem.UploadURL, pr)
-		if err == nil {
-			req.Header.Set("Content-Type", mw.FormDataContentType())
+		if err != nil {
+			pr.Close()
+			return nil, err
 		}
-		return req, err
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		return req, nil
 	}})
 	return err
 }
@@ -425,8 +457,10 @@ func (p *procore) findImage(ctx context.Context, album int64, rem pcRemote, clai
 	if rem.ImageName == "" {
 		return 0, nil
 	}
-	from := rem.CreateSentAt.Add(-5 * time.Minute).UTC().Format(time.RFC3339)
-	to := time.Now().Add(5 * time.Minute).UTC().Format(time.RFC3339)
+	// Name, size and "no other item's" are the key; the time window only narrows the
+	// list, wide enough for any clock skew between us and Procore.
+	from := rem.CreateSentAt.Add(-time.Hour).UTC().Format(time.RFC3339)
+	to := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	for page := 1; page <= 50; page++ {
 		q := fmt.Sprintf("/rest/v1.0/images?%s&image_category_id=%d&sort=-created_at&per_page=100&page=%d&filters[created_at]=%s",
 			p.project(), album, page, url.QueryEscape(from+"..."+to))
@@ -456,7 +490,7 @@ func (p *procore) remove(ctx context.Context, r *run, it *storage.ConnectorItem)
 		if it.State == itemCreating {
 			// Sent but never confirmed: find it first, so nothing stays behind.
 			if album, _ := strconv.ParseInt(r.link.ContainerID, 10, 64); album != 0 {
-				id, err := p.findImage(ctx, album, rem, map[int64]bool{})
+				id, err := p.findImage(ctx, album, rem, claimedImages(r))
 				if err != nil {
 					return err
 				}
@@ -464,7 +498,7 @@ func (p *procore) remove(ctx context.Context, r *run, it *storage.ConnectorItem)
 			}
 		}
 		if rem.ImageID == 0 {
-			return r.gone(ctx, it)
+			return r.forget(ctx, it) // never an image on Procore
 		}
 	}
 	it.State = itemRemoving
@@ -473,6 +507,14 @@ func (p *procore) remove(ctx context.Context, r *run, it *storage.ConnectorItem)
 		return err
 	}
 	_, err := p.api(ctx, "Procore delete image", http.MethodDelete, fmt.Sprintf("/rest/v1.0/images/%d?%s", rem.ImageID, p.project()), nil, true)
+	if statusOf(err) == http.StatusForbidden {
+		// Deleting photos needs the Photos tool's Admin level; adding them does not.
+		if err := r.e.DB.SetConnectorItemState(ctx, it, itemRetained); err != nil {
+			return err
+		}
+		r.warn("Procore refused to delete image %d (deleting photos needs Admin on the Photos tool): it stays in the album", rem.ImageID)
+		return nil
+	}
 	if err != nil && statusOf(err) != http.StatusNotFound {
 		return err
 	}
@@ -498,7 +540,17 @@ func (p *procore) Archive(ctx context.Context, r *run) error {
 		}
 	}
 	if r.link.ContainerID != "" {
-		_, err := p.api(ctx, "Procore delete album", http.MethodDelete, "/rest/v1.0/image_categories/"+url.PathEscape(r.link.ContainerID)+"?"+p.project(), nil, true)
+		// Photos people added to the album by hand are not ours to delete.
+		resp, err := p.api(ctx, "Procore list images", http.MethodGet,
+			"/rest/v1.0/images?"+p.project()+"&image_category_id="+url.QueryEscape(r.link.ContainerID)+"&per_page=1", nil, true)
+		if err != nil && statusOf(err) != http.StatusNotFound {
+			return err
+		}
+		if err == nil && strings.TrimSpace(string(resp.Body)) != "[]" {
+			r.warn("the Procore album %s holds photos Gallerist did not put there: it was kept", r.link.ContainerName)
+			return nil
+		}
+		_, err = p.api(ctx, "Procore delete album", http.MethodDelete, "/rest/v1.0/image_categories/"+url.PathEscape(r.link.ContainerID)+"?"+p.project(), nil, true)
 		if err != nil && statusOf(err) != http.StatusNotFound {
 			return err
 		}

@@ -101,6 +101,20 @@ func (r retryError) Unwrap() error { return r.err }
 // schedule, such as webhook deliveries). The job's max attempts still apply.
 func RetryAfter(err error, d time.Duration) error { return retryError{err, d} }
 
+// deferError asks for the job to wait and run again after a delay, without counting
+// the attempt (the job waits for something; it did not fail).
+type deferError struct {
+	err   error
+	after time.Duration
+}
+
+func (d deferError) Error() string { return d.err.Error() }
+func (d deferError) Unwrap() error { return d.err }
+
+// Defer wraps err so that the job runs again after d without spending one of its
+// attempts: for a job that must wait (for another job, for a platform still working).
+func Defer(err error, d time.Duration) error { return deferError{err, d} }
+
 // ExponentialBackoff returns base·2^(attempt-1), capped, with ±20% jitter so that jobs
 // failing together do not retry together.
 func ExponentialBackoff(base, ceiling time.Duration) func(int) time.Duration {
@@ -192,7 +206,15 @@ func (r *Runner) run(job *storage.Job) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if err := r.db.ExtendJobLease(ctx, job.ID, r.owner, r.opts.Lease); err != nil && ctx.Err() == nil {
+				err := r.db.ExtendJobLease(ctx, job.ID, r.owner, r.opts.Lease)
+				if errors.Is(err, storage.ErrLeaseLost) {
+					// Another worker took the job while this one stalled: stop, so that
+					// the job never runs twice at once.
+					log.Warn("job lease lost to another worker; stopping this run")
+					cancel()
+					return
+				}
+				if err != nil && ctx.Err() == nil {
 					log.Warn("renew job lease", "error", err)
 				}
 			}
@@ -216,6 +238,13 @@ func (r *Runner) run(job *storage.Job) {
 	if err == nil {
 		if cerr := r.db.CompleteJob(ctx, job.ID, r.owner); cerr != nil {
 			log.Error("complete job", "error", cerr)
+		}
+		return
+	}
+	var wait deferError
+	if errors.As(err, &wait) {
+		if derr := r.db.DeferJob(context.WithoutCancel(ctx), job.ID, r.owner, err.Error(), time.Now().Add(wait.after)); derr != nil {
+			log.Error("defer job", "error", derr)
 		}
 		return
 	}

@@ -289,3 +289,55 @@ func TestRetryAfterOverridesBackoff(t *testing.T) {
 	enqueue(t, db, "sched", 1)
 	runUntil(t, r, func() bool { return tries.Load() == 2 })
 }
+
+// TestLostLeaseStopsTheRun: when another worker takes a job over (this one stalled past
+// its lease), this worker's run is cancelled, so the job never runs twice at once.
+func TestLostLeaseStopsTheRun(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "q.db")
+	db := mustOpenDB(t, path)
+	thief := mustOpenDB(t, path)
+	enqueue(t, db, "long", 1)
+	r := queue.New(db, queue.Options{Workers: 1, Poll: 5 * time.Millisecond, Lease: 300 * time.Millisecond})
+	var stopped atomic.Bool
+	r.Handle("long", func(ctx context.Context, job *storage.Job) error {
+		if _, err := thief.ClaimJob(context.Background(), "thief", time.Minute); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("the job was claimable while its lease was fresh: %v", err)
+		}
+		if err := thief.ExtendJobLease(context.Background(), job.ID, "thief", time.Minute); !errors.Is(err, storage.ErrLeaseLost) {
+			t.Errorf("a stranger extended the lease: %v", err)
+		}
+		// Another process, whose clock says this worker's lease ran out, claims the job.
+		thief.Now = func() time.Time { return time.Now().Add(time.Hour) }
+		if j, err := thief.ClaimJob(context.Background(), "thief", time.Minute); err != nil || j.ID != job.ID {
+			t.Errorf("take over: %v", err)
+		}
+		select {
+		case <-ctx.Done():
+			stopped.Store(true)
+		case <-time.After(5 * time.Second):
+		}
+		return ctx.Err()
+	})
+	runUntil(t, r, stopped.Load)
+}
+
+// TestDeferDoesNotSpendAttempts: a job that defers itself runs again later with its
+// attempts intact.
+func TestDeferDoesNotSpendAttempts(t *testing.T) {
+	db := mustOpenDB(t, "")
+	enqueue(t, db, "wait", 1)
+	r := queue.New(db, queue.Options{Workers: 1, Poll: 5 * time.Millisecond})
+	var runs atomic.Int32
+	var last atomic.Int32
+	r.Handle("wait", func(ctx context.Context, job *storage.Job) error {
+		last.Store(int32(job.Attempts))
+		if runs.Add(1) < 5 {
+			return queue.Defer(errors.New("not yet"), time.Millisecond)
+		}
+		return nil
+	})
+	runUntil(t, r, func() bool { return counts(t, db)["queued"] == 0 && runs.Load() == 5 })
+	if last.Load() != 1 {
+		t.Fatalf("after 4 defers the job is on attempt %d, want 1", last.Load())
+	}
+}
