@@ -1,6 +1,8 @@
 // The event page: upload, the photo grid (paged by cursor as you scroll), selection,
-// bulk actions, drag to reorder, and a lightbox with the EXIF details.
+// bulk actions, drag to reorder, a lightbox with the EXIF details, and the connectors
+// panel (eventconnectors.js).
 import { api, confirmDialog, el, fmtBytes, pageData, toast } from './api.js';
+import { initConnectors } from './eventconnectors.js';
 import { Uploader, filesFromDrop, fromFileList, overallText } from './upload.js';
 
 const { event, categories: initialCats } = pageData();
@@ -515,3 +517,4 @@ window.addEventListener('beforeunload', (ev) => {
 });
 
 reload();
+initConnectors({ event, photoName: (id) => byId.get(id)?.filename || '' });
