@@ -7,13 +7,17 @@ BIN     ?= bin/gallerist
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/gallerist/gallerist/server.Version=$(VERSION)
 
-.PHONY: all run test build deps openapi vet fmt clean
+.PHONY: all run test build deps deps-run openapi vet fmt clean
 
 all: build
 
-## deps: install the system tools tests and videos need (ffmpeg, heif-enc) when missing
+## deps: install the system tools the tests need (ffmpeg, libjpeg, heif-enc, nginx, chromium) when missing
 deps:
-	@.ci/install-deps
+	@.ci/install-deps test
+
+## deps-run: install only what the server needs (ffmpeg, libjpeg) when missing
+deps-run:
+	@.ci/install-deps run
 
 # The binary is always static. When a C compiler and the static libc and libjpeg
 # (libjpeg62-turbo-dev, which .ci/install-deps installs) are there, it links libjpeg-turbo
@@ -40,7 +44,7 @@ build:
 	$(BUILD_ENV) $(GO) build -tags $(BUILD_TAGS) -trimpath -ldflags '$(LDFLAGS) $(BUILD_LINK)' -o $(BIN) ./cmd/gallerist
 
 ## run: build and serve on 127.0.0.1:8080 with ./data
-run: deps build
+run: deps-run build
 	./$(BIN) serve
 
 ## test: vet and every test, with the race detector off (2-core machines); fails on a stale openapi.json
