@@ -612,6 +612,7 @@ func printTable(w io.Writer, r *Results) {
 		row("3. serve via nginx X-Accel-Redirect", span(s.Accel, 0), span(s.Nginx, 0), span(s.RatioAccel, 2), "req/s")
 		row("3. p99 latency (direct / x-accel / nginx)", f1(s.GalleristP99)+" / "+f1(s.AccelP99), f1(s.NginxP99), "", "ms")
 		row("3. Gallerist CPU per request (direct)", span(s.GalleristCPU, 0), "", "", "µs")
+		row("3. Gallerist CPU per request (x-accel)", span(s.AccelCPU, 0), "", "", "µs")
 	}
 	if l := r.Listing; l != nil {
 		for i := 0; i < len(l.Cells); {

@@ -44,6 +44,7 @@ type ServeResult struct {
 	RatioDirect   Stat    `json:"gallerist_ratio_vs_nginx"`
 	RatioAccel    Stat    `json:"x_accel_ratio_vs_nginx"`
 	GalleristCPU  Stat    `json:"gallerist_cpu_us_per_request"`
+	AccelCPU      Stat    `json:"accel_gallerist_cpu_us_per_request"`
 	NginxVersion  string  `json:"nginx_version"`
 	WrkVersion    string  `json:"wrk_version"`
 	ServeFailures string  `json:"failures,omitempty"`
@@ -286,7 +287,7 @@ type serveSetup struct {
 func benchServe(ctx context.Context, st serveSetup, conns, rounds int, dur time.Duration, logf func(string, ...any)) (*ServeResult, error) {
 	res := &ServeResult{Thumbnails: len(st.stems), Conns: conns, Threads: 2, DurationS: dur.Seconds(), NginxWorkers: "auto (2)",
 		Gallerist: Stat{Unit: "req/s"}, Nginx: Stat{Unit: "req/s"}, Accel: Stat{Unit: "req/s"},
-		GalleristP99: Stat{Unit: "ms"}, NginxP99: Stat{Unit: "ms"}, AccelP99: Stat{Unit: "ms"}, GalleristCPU: Stat{Unit: "µs"}}
+		GalleristP99: Stat{Unit: "ms"}, NginxP99: Stat{Unit: "ms"}, AccelP99: Stat{Unit: "ms"}, GalleristCPU: Stat{Unit: "µs"}, AccelCPU: Stat{Unit: "µs"}}
 	var kb float64
 	for _, t := range st.thumbs {
 		kb += float64(len(t)) / 1024 / float64(len(st.thumbs))
@@ -389,7 +390,9 @@ func benchServe(ctx context.Context, st serveSetup, conns, rounds int, dur time.
 			ainst.Stop()
 			return nil, err
 		}
+		acpu0 := procCPU(ainst.PID())
 		x, err := runWrk(accelURL, gScript, st.cookie, conns, 2, dur)
+		acpu := procCPU(ainst.PID()) - acpu0
 		ainst.Stop()
 		if err != nil {
 			return nil, err
@@ -397,8 +400,9 @@ func benchServe(ctx context.Context, st serveSetup, conns, rounds int, dur time.
 		note("x-accel", x)
 		res.Accel.add(x.RPS)
 		res.AccelP99.add(x.P99)
-		logf("serve round %d: gallerist %.0f req/s (p99 %.1f ms), nginx static %.0f (p99 %.1f), x-accel %.0f (p99 %.1f) (load %s)",
-			r+1, g.RPS, g.P99, n.RPS, n.P99, x.RPS, x.P99, loadAvg())
+		res.AccelCPU.add(float64(acpu.Microseconds()) / (x.RPS * dur.Seconds()))
+		logf("serve round %d: gallerist %.0f req/s (p99 %.1f ms), nginx static %.0f (p99 %.1f), x-accel %.0f (p99 %.1f); Gallerist CPU per request %.0f µs direct, %.0f µs x-accel (load %s)",
+			r+1, g.RPS, g.P99, n.RPS, n.P99, x.RPS, x.P99, float64(cpu.Microseconds())/(g.RPS*dur.Seconds()), float64(acpu.Microseconds())/(x.RPS*dur.Seconds()), loadAvg())
 	}
 	res.RatioDirect = ratioStat(res.Gallerist, res.Nginx)
 	res.RatioAccel = ratioStat(res.Accel, res.Nginx)

@@ -97,6 +97,17 @@ func (s *Server) serveThumbnail(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// The thumbnail is a pure function of the original and our pipeline version, so the
+	// original's hash names it.
+	key, etag := p.ThumbKey(), `"`+p.SHA256[:32]+`-t1"`
+	// The request is authorized and the photo visible as the database stands now: a
+	// cached thumbnail of a ready photo needs no file access (see thumbCache).
+	ck := thumbCacheKey(s.blobs.Root(), key, p.SHA256)
+	if p.Derivatives == storage.DerivativesReady {
+		if t := thumbs.get(ck); t != nil {
+			return s.serveCachedThumb(c, key, etag, t)
+		}
+	}
 	if err := s.variants.Ensure(c.Request().Context(), p); err != nil {
 		if errors.Is(err, variants.ErrFailed) {
 			return apiError("variant_not_ready", "no thumbnail can be made for this file").withCause(err)
@@ -106,9 +117,16 @@ func (s *Server) serveThumbnail(c echo.Context) error {
 		}
 		return err
 	}
-	// The thumbnail is a pure function of the original and our pipeline version, so the
-	// original's hash names it.
-	return s.serveBlob(c, p.ThumbKey(), "image/jpeg", `"`+p.SHA256[:32]+`-t1"`, thumbMaxAge, "")
+	t, err := s.loadThumb(c.Request().Context(), key)
+	if err != nil {
+		thumbs.drop(ck)
+		return thumbLoadError(err)
+	}
+	if t == nil { // too large to cache
+		return s.serveBlob(c, key, "image/jpeg", etag, thumbMaxAge, "")
+	}
+	thumbs.put(ck, t)
+	return s.serveCachedThumb(c, key, etag, t)
 }
 
 func (s *Server) downloadPhoto(c echo.Context) error {

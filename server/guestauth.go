@@ -68,18 +68,26 @@ func (s *Server) signGuestToken(c echo.Context, cl guestClaims) (string, error) 
 	return guestTokenPrefix + payload + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil)), nil
 }
 
-// parseGuestToken checks a gallery token's signature and expiry.
+// parseGuestToken checks a gallery token's signature and expiry. A signature verified
+// once is remembered (verifiedGuestTokens); the expiry is checked on every call, and the
+// caller checks the event and epoch against the event row every time.
 func (s *Server) parseGuestToken(c echo.Context, token string) (*guestClaims, bool) {
 	rest, ok := strings.CutPrefix(token, guestTokenPrefix)
 	if !ok {
 		return nil, false
 	}
-	payload, sig, ok := strings.Cut(rest, ".")
-	if !ok {
-		return nil, false
-	}
 	key, err := s.guestKey(c)
 	if err != nil {
+		return nil, false
+	}
+	if cl, ok := verifiedGuestTokens.get(token, key); ok {
+		if time.Now().Unix() >= cl.Expires {
+			return nil, false
+		}
+		return &cl, true
+	}
+	payload, sig, ok := strings.Cut(rest, ".")
+	if !ok {
 		return nil, false
 	}
 	mac := hmac.New(sha256.New, key)
@@ -93,7 +101,11 @@ func (s *Server) parseGuestToken(c echo.Context, token string) (*guestClaims, bo
 		return nil, false
 	}
 	var cl guestClaims
-	if json.Unmarshal(body, &cl) != nil || time.Now().Unix() >= cl.Expires {
+	if json.Unmarshal(body, &cl) != nil {
+		return nil, false
+	}
+	verifiedGuestTokens.put(token, key, cl)
+	if time.Now().Unix() >= cl.Expires {
 		return nil, false
 	}
 	return &cl, true

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -788,8 +789,16 @@ type photoKey struct {
 }
 
 type snapshotCache struct {
-	pool    *sql.DB // the read pool it was made for (tests may replace db.r)
-	ver     *sql.DB // one connection that only reads PRAGMA data_version
+	pool *sql.DB // the read pool it was made for (tests may replace db.r)
+	ver  *sql.DB // one connection that only reads PRAGMA data_version
+	// verMu guards conn, ver's connection held for dataVersion, and dest.
+	verMu sync.Mutex
+	conn  *sql.Conn
+	dest  [1]driver.Value
+	// rmu guards next and reading: the read of the version that callers may share.
+	rmu     sync.Mutex
+	next    *versionRound
+	reading bool
 	mu      sync.Mutex
 	version int64
 	events  map[string]*Event
@@ -836,17 +845,17 @@ func (db *DB) snapshot(ctx context.Context) (*snapshotCache, int64) {
 		if !loaded {
 			runtime.AddCleanup(db, func(k weak.Pointer[DB]) {
 				if c, ok := snapshots.LoadAndDelete(k); ok {
-					_ = c.(*snapshotCache).ver.Close()
+					c.(*snapshotCache).close()
 				}
 			}, key)
 		} else if oc, _ := old.(*snapshotCache); oc != nil {
-			_ = oc.ver.Close()
+			oc.close()
 		}
 		v = c
 	}
 	c := v.(*snapshotCache)
-	var version int64
-	if err := c.ver.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&version); err != nil {
+	version, err := c.sharedDataVersion(ctx)
+	if err != nil {
 		return nil, 0
 	}
 	c.mu.Lock()
@@ -857,6 +866,116 @@ func (db *DB) snapshot(ctx context.Context) (*snapshotCache, int64) {
 	}
 	c.mu.Unlock()
 	return c, version
+}
+
+// dataVersion reads PRAGMA data_version on the version connection. It talks to the
+// driver's connection directly (database/sql's pool and row machinery cost about as
+// much as the pragma) and without the request's context: the pragma takes microseconds,
+// and a cancellable context makes the driver start a goroutine to interrupt it. A
+// failed read drops the connection; the next call takes a new one.
+func (c *snapshotCache) dataVersion(ctx context.Context) (int64, error) {
+	c.verMu.Lock()
+	defer c.verMu.Unlock()
+	if c.conn == nil {
+		conn, err := c.ver.Conn(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("snapshot cache: version connection: %w", err)
+		}
+		c.conn = conn
+	}
+	var version int64
+	err := c.conn.Raw(func(dc any) error {
+		q, ok := dc.(driver.QueryerContext)
+		if !ok {
+			return fmt.Errorf("driver connection %T cannot query", dc)
+		}
+		rows, err := q.QueryContext(context.Background(), `PRAGMA data_version`, nil)
+		if err != nil {
+			return err
+		}
+		err = rows.Next(c.dest[:])
+		if cerr := rows.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		v, ok := c.dest[0].(int64)
+		if !ok {
+			return fmt.Errorf("data_version is %T", c.dest[0])
+		}
+		version = v
+		return nil
+	})
+	if err != nil {
+		_ = c.conn.Close()
+		c.conn = nil
+		return 0, fmt.Errorf("snapshot cache: read data_version: %w", err)
+	}
+	return version, nil
+}
+
+// versionRound is one read of data_version, shared by the callers that joined it
+// before it started.
+type versionRound struct {
+	done    chan struct{}
+	version int64
+	err     error
+}
+
+// sharedDataVersion returns a data_version read that started after the call did, so it
+// sees every commit made before the call, as a read of its own would. Callers that
+// arrive while a read runs join the next read, which starts when that one ends, and
+// share its answer: under load, one read serves several requests.
+func (c *snapshotCache) sharedDataVersion(ctx context.Context) (int64, error) {
+	c.rmu.Lock()
+	if c.reading {
+		// The running read may have started before this call: wait for the next one.
+		if c.next == nil {
+			c.next = &versionRound{done: make(chan struct{})}
+		}
+		r := c.next
+		c.rmu.Unlock()
+		select {
+		case <-r.done:
+			return r.version, r.err
+		case <-ctx.Done():
+			return 0, fmt.Errorf("snapshot cache: wait for data_version: %w", ctx.Err())
+		}
+	}
+	c.reading = true
+	c.rmu.Unlock()
+	r := &versionRound{done: make(chan struct{})}
+	c.readRound(r)
+	return r.version, r.err
+}
+
+// readRound reads the version for r, then starts the round that gathered meanwhile,
+// if any, in a goroutine of its own so this caller is not kept.
+func (c *snapshotCache) readRound(r *versionRound) {
+	r.version, r.err = c.dataVersion(context.Background())
+	close(r.done)
+	c.rmu.Lock()
+	next := c.next
+	c.next = nil
+	if next == nil {
+		c.reading = false
+	}
+	c.rmu.Unlock()
+	if next != nil {
+		go c.readRound(next)
+	}
+}
+
+// close closes the version connection and its pool.
+func (c *snapshotCache) close() {
+	c.verMu.Lock()
+	defer c.verMu.Unlock()
+	if c.conn != nil {
+		_ = c.conn.Close()
+		c.conn = nil
+	}
+	_ = c.ver.Close()
 }
 
 // newSnapshotCache opens the version connection on the read pool's database file.
