@@ -131,9 +131,9 @@ type platformFake interface {
 	remote() map[string]int
 	// containers counts the live folders/albums/posts.
 	containers() int
-	addFault(connectorfake.Fault)
-	requests() []connectorfake.Request
-	writes() int
+	AddFault(connectorfake.Fault)
+	Requests() []connectorfake.Request
+	Writes() int
 }
 
 type bpFake struct{ *connectorfake.BuildPass }
@@ -154,9 +154,6 @@ func (f bpFake) containers() int {
 	}
 	return n
 }
-func (f bpFake) addFault(x connectorfake.Fault)    { f.AddFault(x) }
-func (f bpFake) requests() []connectorfake.Request { return f.Requests() }
-func (f bpFake) writes() int                       { return f.Writes() }
 
 type pcFake struct{ *connectorfake.Procore }
 
@@ -176,9 +173,6 @@ func (f pcFake) containers() int {
 	}
 	return n
 }
-func (f pcFake) addFault(x connectorfake.Fault)    { f.AddFault(x) }
-func (f pcFake) requests() []connectorfake.Request { return f.Requests() }
-func (f pcFake) writes() int                       { return f.Writes() }
 
 type bdFake struct{ *connectorfake.BD }
 
@@ -203,9 +197,6 @@ func (f bdFake) containers() int {
 	}
 	return n
 }
-func (f bdFake) addFault(x connectorfake.Fault)    { f.AddFault(x) }
-func (f bdFake) requests() []connectorfake.Request { return f.Requests() }
-func (f bdFake) writes() int                       { return f.Writes() }
 
 var platformCases = []platformCase{
 	{name: connector.BuildPass, steps: []string{"buildpass.upload", "buildpass.upsert"},
@@ -279,11 +270,11 @@ func TestConnectorLifecycle(t *testing.T) {
 			}
 
 			// P1: a second sync writes nothing.
-			writes := f.writes()
+			writes := f.Writes()
 			s = ts.syncNow(t, ev.ID)
 			wantCounts(t, s, "succeeded", 0, 3, 0, 0)
-			if f.writes() != writes {
-				t.Fatalf("an unchanged sync wrote %d times", f.writes()-writes)
+			if f.Writes() != writes {
+				t.Fatalf("an unchanged sync wrote %d times", f.Writes()-writes)
 			}
 
 			// P3: two more photos, exactly two sent.
@@ -349,7 +340,7 @@ func TestConnectorLifecycle(t *testing.T) {
 			resp, body = ts.do(t, http.MethodPost, fmt.Sprintf("/api/v1/events/%d/syncs", ev.ID), ts.Admin, map[string]any{"link_id": link.ID})
 			wantError(t, resp, body, http.StatusConflict, "link_archived")
 			// P7: no request to the platform carried a credential in a URL or body.
-			for _, r := range f.requests() {
+			for _, r := range f.Requests() {
 				for _, v := range []string{"bp-secret-123", "pc-secret-123", "bd-key-123"} {
 					if strings.Contains(r.RawQuery, v) || strings.Contains(r.Path, v) {
 						t.Fatalf("secret in a request URL: %s?%s", r.Path, r.RawQuery)
@@ -399,10 +390,10 @@ func TestConnectorCrashAtEveryStep(t *testing.T) {
 					t.Fatalf("%d containers, want 1", f.containers())
 				}
 				// And a later sync finds nothing to do.
-				writes := f.writes()
+				writes := f.Writes()
 				wantCounts(t, ts.syncNow(t, ev.ID), "succeeded", 0, total, 0, 0)
-				if f.writes() != writes {
-					t.Fatalf("the sync after recovery wrote %d times", f.writes()-writes)
+				if f.Writes() != writes {
+					t.Fatalf("the sync after recovery wrote %d times", f.Writes()-writes)
 				}
 			})
 		}
@@ -425,7 +416,7 @@ func TestConnectorAmbiguousWrites(t *testing.T) {
 			ev := ts.createEvent(t, map[string]any{"name": "Dropped"})
 			ts.linkEvent(t, ev.ID, conn.ID)
 			ts.uploadN(t, ev.ID, 3, 3)
-			f.addFault(cases[pc.name])
+			f.AddFault(cases[pc.name])
 			album := connectorfake.Fault{Method: http.MethodPost, Nth: 1, Action: "commit_then_reset"}
 			switch pc.name {
 			case connector.Procore:
@@ -434,7 +425,7 @@ func TestConnectorAmbiguousWrites(t *testing.T) {
 				album.Path = "/users_portfolio_groups/create"
 			}
 			if album.Path != "" {
-				f.addFault(album)
+				f.AddFault(album)
 			}
 			s := ts.syncNow(t, ev.ID)
 			if s.Status != "succeeded" || s.Counts.Added != 3 {
@@ -459,12 +450,12 @@ func TestConnectorRateLimits(t *testing.T) {
 			ev := ts.createEvent(t, map[string]any{"name": "Throttled"})
 			ts.linkEvent(t, ev.ID, conn.ID)
 			ts.uploadN(t, ev.ID, 2, 4)
-			f.addFault(connectorfake.Fault{Nth: 3, Action: "429", RetryAfter: "1"})
-			f.addFault(connectorfake.Fault{Method: http.MethodGet, Nth: 2, Action: "status", Status: 502, Body: "bad gateway"})
+			f.AddFault(connectorfake.Fault{Nth: 3, Action: "429", RetryAfter: "1"})
+			f.AddFault(connectorfake.Fault{Method: http.MethodGet, Nth: 2, Action: "status", Status: 502, Body: "bad gateway"})
 			s := ts.syncNow(t, ev.ID)
 			wantCounts(t, s, "succeeded", 2, 0, 0, 0)
 			wantExactlyOnce(t, f, 2)
-			reqs := f.requests()
+			reqs := f.Requests()
 			for i, r := range reqs {
 				if r.Status != http.StatusTooManyRequests {
 					continue

@@ -1003,30 +1003,14 @@ func (c *snapshotCache) event(slug string, version int64) *Event {
 	if c == nil {
 		return nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e := c.events[slug]; e != nil && c.version == version {
-		cp := *e
-		return &cp
-	}
-	return nil
+	return cachedCopy(c, c.events, slug, version)
 }
 
 // putEvent caches a copy of e, read after version was, unless the version moved on.
 func (c *snapshotCache) putEvent(slug string, e *Event, version int64) {
-	if c == nil {
-		return
+	if c != nil {
+		cacheCopy(c, c.events, slug, e, version)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.version != version {
-		return
-	}
-	if len(c.events) >= snapshotMax {
-		clear(c.events)
-	}
-	cp := *e
-	c.events[slug] = &cp
 }
 
 // photo returns a copy of the cached photo at version, or nil.
@@ -1034,28 +1018,37 @@ func (c *snapshotCache) photo(k photoKey, version int64) *Photo {
 	if c == nil {
 		return nil
 	}
+	return cachedCopy(c, c.photos, k, version)
+}
+
+// putPhoto caches a copy of p, read after version was, unless the version moved on.
+func (c *snapshotCache) putPhoto(k photoKey, p *Photo, version int64) {
+	if c != nil {
+		cacheCopy(c, c.photos, k, p, version)
+	}
+}
+
+// cachedCopy returns a copy of m[k] if the cache is still at version.
+func cachedCopy[K comparable, V any](c *snapshotCache, m map[K]*V, k K, version int64) *V {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if p := c.photos[k]; p != nil && c.version == version {
-		cp := *p
+	if v := m[k]; v != nil && c.version == version {
+		cp := *v
 		return &cp
 	}
 	return nil
 }
 
-// putPhoto caches a copy of p, read after version was, unless the version moved on.
-func (c *snapshotCache) putPhoto(k photoKey, p *Photo, version int64) {
-	if c == nil {
-		return
-	}
+// cacheCopy stores a copy of v as m[k] unless the version moved on; a full map is emptied.
+func cacheCopy[K comparable, V any](c *snapshotCache, m map[K]*V, k K, v *V, version int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.version != version {
 		return
 	}
-	if len(c.photos) >= snapshotMax {
-		clear(c.photos)
+	if len(m) >= snapshotMax {
+		clear(m)
 	}
-	cp := *p
-	c.photos[k] = &cp
+	cp := *v
+	m[k] = &cp
 }
