@@ -188,15 +188,10 @@ func (s *Server) authGallery(c echo.Context) error {
 	if err := galleryOpen(e); err != nil {
 		return err
 	}
-	expires := time.Now().Add(guestSession)
-	if e.ExpiresAt != nil && e.ExpiresAt.Before(expires) {
-		expires = *e.ExpiresAt
-	}
-	token, err := s.signGuestToken(c, guestClaims{EventID: e.ID, Epoch: e.GuestEpoch, GuestID: newGuestID(), Expires: expires.Unix()})
+	token, expires, err := s.startGuestSession(c, e, slug)
 	if err != nil {
 		return err
 	}
-	s.setGuestCookie(c, slug, token, expires, false)
 	g, err := s.galleryResponse(c, e)
 	if err != nil {
 		return err
@@ -448,4 +443,20 @@ func (s *Server) addComment(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusCreated, CommentResponse{ID: cm.ID, Name: cm.Name, Text: cm.Body, CreatedAt: cm.CreatedAt})
+}
+
+// startGuestSession signs a new guest token for event e (a new guest id, until the
+// session length or the gallery's expiry, whichever comes first) and sets it as the
+// gallery's cookie.
+func (s *Server) startGuestSession(c echo.Context, e *storage.Event, slug string) (string, time.Time, error) {
+	expires := time.Now().Add(guestSession)
+	if e.ExpiresAt != nil && e.ExpiresAt.Before(expires) {
+		expires = *e.ExpiresAt
+	}
+	token, err := s.signGuestToken(c, guestClaims{EventID: e.ID, Epoch: e.GuestEpoch, GuestID: newGuestID(), Expires: expires.Unix()})
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	s.setGuestCookie(c, slug, token, expires, false)
+	return token, expires, nil
 }

@@ -371,15 +371,9 @@ func (s *Server) galleryPage(c echo.Context) error {
 	e := p.Event
 	if p.Guest != nil && p.Guest.GuestID == "" && c.QueryParam("key") != "" {
 		// Came with the share key: give the browser a session and a clean address.
-		expires := time.Now().Add(guestSession)
-		if e.ExpiresAt != nil && e.ExpiresAt.Before(expires) {
-			expires = *e.ExpiresAt
-		}
-		token, err := s.signGuestToken(c, guestClaims{EventID: e.ID, Epoch: e.GuestEpoch, GuestID: newGuestID(), Expires: expires.Unix()})
-		if err != nil {
+		if _, _, err := s.startGuestSession(c, e, slug); err != nil {
 			return err
 		}
-		s.setGuestCookie(c, slug, token, expires, false)
 		return c.Redirect(http.StatusSeeOther, "/g/"+slug)
 	}
 	g, err := s.galleryResponse(c, e)
