@@ -51,6 +51,7 @@ type pageData struct {
 	Setup         bool
 	Archived      bool
 	Events        []eventCard
+	Pager         pager
 	Event         *EventResponse
 	Categories    []CategoryResponse
 	Scopes        []Scope
@@ -273,12 +274,17 @@ func (s *Server) setupPage(c echo.Context) error {
 func (s *Server) eventsPage(c echo.Context, ws *webSession) error {
 	ctx := c.Request().Context()
 	archived := c.QueryParam("archived") == "1"
-	events, _, err := s.db.FindEvents(ctx, storage.EventFilter{IsArchived: &archived, Limit: 200})
+	page, err := strconv.Atoi(c.QueryParam("page"))
+	if err != nil || page < 1 || page > 100000 {
+		page = 1
+	}
+	events, total, err := s.db.FindEvents(ctx, storage.EventFilter{IsArchived: &archived, Limit: eventsPerPage, Offset: (page - 1) * eventsPerPage})
 	if err != nil {
 		return err
 	}
 	d := adminData(ws, "Events", "events")
 	d.Archived = archived
+	d.Pager = newPager(page, total, eventsPerPage, archived)
 	for _, e := range events {
 		card := eventCard{EventResponse: s.eventResponse(c, e)}
 		cover, _, err := s.db.FindPhotos(ctx, storage.PhotoFilter{EventID: e.ID, Sort: "position_asc", Limit: 1})
@@ -291,6 +297,33 @@ func (s *Server) eventsPage(c echo.Context, ws *webSession) error {
 		d.Events = append(d.Events, card)
 	}
 	return s.render(c, http.StatusOK, "events", d)
+}
+
+// eventsPerPage is how many event cards one page of the events list shows.
+const eventsPerPage = 60
+
+// pager is the newer/older links of a paged list.
+type pager struct {
+	Page, Pages      int
+	PrevURL, NextURL string
+}
+
+func newPager(page, total, per int, archived bool) pager {
+	pg := pager{Page: page, Pages: max(1, (total+per-1)/per)}
+	link := func(n int) string {
+		u := "/admin?page=" + strconv.Itoa(n)
+		if archived {
+			u += "&archived=1"
+		}
+		return u
+	}
+	if page > 1 {
+		pg.PrevURL = link(page - 1)
+	}
+	if page < pg.Pages {
+		pg.NextURL = link(page + 1)
+	}
+	return pg
 }
 
 // pageEvent loads the :id event of an admin page.

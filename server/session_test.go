@@ -332,3 +332,26 @@ func TestSessionUploadOwnership(t *testing.T) {
 	resp, body = ts.do(t, "GET", "/api/v1/uploads/"+id, ts.Admin, nil)
 	wantError(t, resp, body, http.StatusNotFound, "upload_not_found")
 }
+
+// TestEventsPagePages: the events list shows 60 events a page with newer/older links.
+func TestEventsPagePages(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	b := newBrowser(t, ts.URL)
+	if resp, body := b.do("POST", "/api/v1/setup", map[string]string{"email": "pages@example.com", "password": "long enough"}, false); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("setup: %d %s", resp.StatusCode, body)
+	}
+	for i := range 61 {
+		ts.createEvent(t, map[string]any{"name": fmt.Sprintf("Shoot %02d", i)})
+	}
+	_, first := b.do("GET", "/admin", nil, false)
+	if n := strings.Count(string(first), `class="event-card"`); n != 60 || !strings.Contains(string(first), "Page 1 of 2") ||
+		!strings.Contains(string(first), `href="/admin?page=2"`) || !strings.Contains(string(first), "Shoot 60") {
+		t.Fatalf("first page: %d cards; pager or newest event missing", n)
+	}
+	_, second := b.do("GET", "/admin?page=2", nil, false)
+	if n := strings.Count(string(second), `class="event-card"`); n != 1 || !strings.Contains(string(second), "Shoot 00") ||
+		!strings.Contains(string(second), `href="/admin?page=1"`) {
+		t.Fatalf("second page: %d cards, want the oldest event and a link back", n)
+	}
+}
