@@ -155,9 +155,16 @@ func isGuest(p *principal) bool { return p != nil && p.Guest != nil }
 func (s *Server) authGallery(c echo.Context) error {
 	slug := c.Param("slug")
 	client := c.RealIP()
-	if wait := s.attempts.blocked(client, slug); wait > 0 {
+	wait, forgive := s.attempts.reserve(client, slug)
+	if wait > 0 {
 		return retryAfter(c, wait)
 	}
+	counted := true // a wrong password stays counted; anything else is forgiven
+	defer func() {
+		if !counted {
+			forgive()
+		}
+	}()
 	var req GalleryAuthRequest
 	if c.Request().ContentLength != 0 {
 		if err := bindJSON(c, &req); err != nil {
@@ -165,7 +172,6 @@ func (s *Server) authGallery(c echo.Context) error {
 		}
 	}
 	wrong := func(msg string) error {
-		s.attempts.fail(client, slug)
 		return apiError("invalid_password", "%s", msg)
 	}
 	e, err := s.db.FindEventBySlug(c.Request().Context(), slug)
@@ -174,6 +180,7 @@ func (s *Server) authGallery(c echo.Context) error {
 		return wrong("wrong password or share link")
 	}
 	if err != nil {
+		counted = false
 		return err
 	}
 	if e.PasswordHash != "" {
@@ -185,6 +192,7 @@ func (s *Server) authGallery(c echo.Context) error {
 		CheckPassword(dummyHash, req.Password) // as slow as a real check
 		return wrong("wrong password or share link")
 	}
+	counted = false // the right password or key
 	if err := galleryOpen(e); err != nil {
 		return err
 	}

@@ -241,34 +241,62 @@ func newAttemptLimiter() *attemptLimiter {
 	return &attemptLimiter{window: 15 * time.Minute, perPair: 5, perSlug: 50, failures: map[string][]time.Time{}}
 }
 
-// blocked returns how long a client must wait before trying this gallery again.
-func (l *attemptLimiter) blocked(client, slug string) time.Duration {
+// keys are the counters an attempt on slug counts in: the client's, and the gallery's
+// (a distributed guess). Admin sign-ins have no global counter: anyone could otherwise
+// lock the photographer out by failing 50 times.
+func (l *attemptLimiter) keys(client, slug string) map[string]int {
+	if slug == loginKey {
+		return map[string]int{client + "|" + slug: l.perPair}
+	}
+	return map[string]int{client + "|" + slug: l.perPair, "|" + slug: l.perSlug}
+}
+
+// reserve counts an attempt before the password is checked, so that parallel requests
+// cannot all pass the limit while the slow checks run. It returns how long the client
+// must wait (nothing is counted then), or a forgive func to call when the attempt
+// succeeded (or failed for a reason of the server's).
+func (l *attemptLimiter) reserve(client, slug string) (time.Duration, func()) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := time.Now()
 	wait := time.Duration(0)
-	for key, limit := range map[string]int{client + "|" + slug: l.perPair, "|" + slug: l.perSlug} {
+	keys := l.keys(client, slug)
+	for key, limit := range keys {
 		times := l.prune(key, now)
 		if len(times) >= limit {
 			wait = max(wait, times[len(times)-limit].Add(l.window).Sub(now))
 		}
 	}
-	return wait
-}
-
-// fail records a failed attempt.
-func (l *attemptLimiter) fail(client, slug string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := time.Now()
-	for _, key := range []string{client + "|" + slug, "|" + slug} {
-		l.failures[key] = append(l.prune(key, now), now)
+	if wait > 0 {
+		return wait, nil
+	}
+	for key := range keys {
+		l.failures[key] = append(l.failures[key], now)
 	}
 	if len(l.failures) > 100_000 { // bound memory under a flood of distinct clients
 		for k := range l.failures {
+			if strings.HasPrefix(k, "|") {
+				continue // never forget a gallery's own count
+			}
 			delete(l.failures, k)
 			if len(l.failures) < 50_000 {
 				break
+			}
+		}
+	}
+	return 0, func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for key := range keys {
+			times := l.failures[key]
+			for i := len(times) - 1; i >= 0; i-- {
+				if times[i].Equal(now) {
+					l.failures[key] = append(times[:i:i], times[i+1:]...)
+					break
+				}
+			}
+			if len(l.failures[key]) == 0 {
+				delete(l.failures, key)
 			}
 		}
 	}

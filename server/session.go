@@ -32,6 +32,9 @@ const (
 	sessionLifetime = 14 * 24 * time.Hour
 	// sessionTouchEvery bounds how often a session's last use is written.
 	sessionTouchEvery = time.Minute
+	// sessionMaxAge ends a session this long after its sign-in, however active it is: a
+	// stolen cookie does not live for ever.
+	sessionMaxAge = 60 * 24 * time.Hour
 	minAdminPassword  = 8
 )
 
@@ -97,10 +100,19 @@ func (s *Server) currentSession(c echo.Context) (*webSession, error) {
 	if !now.Before(rec.ExpiresAt) {
 		return nil, nil
 	}
+	if !now.Before(rec.CreatedAt.Add(sessionMaxAge)) {
+		return nil, nil // however active, a session ends sessionMaxAge after its sign-in
+	}
 	if now.Sub(rec.LastSeenAt) >= sessionTouchEvery {
 		rec.LastSeenAt, rec.ExpiresAt = now, now.Add(sessionLifetime)
+		if last := rec.CreatedAt.Add(sessionMaxAge); rec.ExpiresAt.After(last) {
+			rec.ExpiresAt = last
+		}
 		if err := s.db.TouchAdminSession(c.Request().Context(), hash, now, rec.ExpiresAt); err != nil {
 			s.log.Warn("record session use", "admin_id", admin.ID, "error", err)
+		} else {
+			// The browser keeps the cookie as long as the session lives on the server.
+			s.setSessionCookie(c, ck.Value, rec.ExpiresAt, false)
 		}
 	}
 	return &webSession{IDHash: hash, Record: rec, Admin: admin}, nil
@@ -189,11 +201,12 @@ const loginKey = "\x00admin-login"
 // client like gallery passwords; an unknown email takes as long as a wrong password.
 func (s *Server) login(c echo.Context) error {
 	client := c.RealIP()
-	if wait := s.attempts.blocked(client, loginKey); wait > 0 {
-		return retryAfter(c, wait)
-	}
 	if err := s.checkOrigin(c); err != nil {
 		return err
+	}
+	wait, forgive := s.attempts.reserve(client, loginKey)
+	if wait > 0 {
+		return retryAfter(c, wait)
 	}
 	var req LoginRequest
 	if err := bindJSON(c, &req); err != nil {
@@ -201,15 +214,16 @@ func (s *Server) login(c echo.Context) error {
 	}
 	a, err := s.db.FindAdminByEmail(c.Request().Context(), req.Email)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		forgive()
 		return err
 	}
 	if a == nil {
 		CheckPassword(dummyHash, req.Password) // as slow as a real check
 	}
 	if a == nil || !CheckPassword(a.PasswordHash, req.Password) {
-		s.attempts.fail(client, loginKey)
-		return apiError("invalid_credentials", "wrong email or password")
+		return apiError("invalid_credentials", "wrong email or password") // stays counted
 	}
+	forgive()
 	return s.startSession(c, a, http.StatusOK)
 }
 

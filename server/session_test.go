@@ -10,6 +10,8 @@ import (
 	"net/http/cookiejar"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gallerist/gallerist/server"
@@ -353,5 +355,35 @@ func TestEventsPagePages(t *testing.T) {
 	if n := strings.Count(string(second), `class="event-card"`); n != 1 || !strings.Contains(string(second), "Shoot 00") ||
 		!strings.Contains(string(second), `href="/admin?page=1"`) {
 		t.Fatalf("second page: %d cards, want the oldest event and a link back", n)
+	}
+}
+
+// TestLoginLimitHoldsUnderParallelGuesses: wrong passwords sent all at once still get
+// only five tries per client; the rest wait (429).
+func TestLoginLimitHoldsUnderParallelGuesses(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	b := newBrowser(t, ts.URL)
+	if resp, body := b.do("POST", "/api/v1/setup", map[string]string{"email": "race@example.com", "password": "long enough"}, false); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("setup: %d %s", resp.StatusCode, body)
+	}
+	var wrong, limited atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, _ := newBrowser(t, ts.URL).do("POST", "/api/v1/session", map[string]string{"email": "race@example.com", "password": fmt.Sprintf("guess %d!", i)}, false)
+			switch resp.StatusCode {
+			case http.StatusUnauthorized:
+				wrong.Add(1)
+			case http.StatusTooManyRequests:
+				limited.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if wrong.Load() != 5 || limited.Load() != 7 {
+		t.Fatalf("12 parallel guesses: %d checked, %d limited; want 5 and 7", wrong.Load(), limited.Load())
 	}
 }

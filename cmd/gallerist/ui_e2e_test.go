@@ -917,4 +917,12 @@ func TestUISetupSettingsAndEventLifecycle(t *testing.T) {
 	// Sign out.
 	uiRun(t, tab, "sign out", chromedp.Click(chromedp.CSS("#logout")))
 	uiWait(t, tab, "the sign-in page", `location.pathname === '/login'`, 10*time.Second)
+
+	// A crafted next= never leads off the site after signing in (/\host is another origin
+	// to a browser).
+	uiRun(t, tab, "open a crafted sign-in link", chromedp.Navigate(base+"/login?next=/%5Cevil.example/login"),
+		chromedp.WaitVisible(chromedp.CSS("#auth-form")))
+	uiRun(t, tab, "sign in from it", chromedp.SendKeys(chromedp.CSS("#email"), uiEmail), chromedp.SendKeys(chromedp.CSS("#password"), uiPassword),
+		chromedp.Click(chromedp.CSS("#auth-form button[type=submit]")))
+	uiWait(t, tab, "the events page, not another site", `location.origin === '`+base+`' && location.pathname === '/admin'`, 15*time.Second)
 }

@@ -21,8 +21,7 @@ form.addEventListener('submit', async (ev) => {
   btn.disabled = true;
   try {
     await api('POST', setup ? '/api/v1/setup' : '/api/v1/session', body);
-    const next = new URLSearchParams(location.search).get('next');
-    location.href = next && next.startsWith('/') && !next.startsWith('//') ? next : '/admin';
+    location.href = safeNext(new URLSearchParams(location.search).get('next'));
   } catch (e) {
     err.textContent = e.code === 'invalid_credentials' ? 'Wrong email or password.' : e.message;
     btn.disabled = false;
@@ -30,3 +29,20 @@ form.addEventListener('submit', async (ev) => {
   }
 });
 form.email.focus();
+
+/**
+ * Where to go after signing in: a page of this site's admin area only. Anything else
+ * (another origin, a scheme, "/\\host", encoded tricks) goes to /admin.
+ */
+function safeNext(next) {
+  if (!next) return '/admin';
+  try {
+    const u = new URL(next, location.origin);
+    if (u.origin === location.origin && (u.pathname === '/admin' || u.pathname.startsWith('/admin/'))) {
+      return u.pathname + u.search + u.hash;
+    }
+  } catch {
+    // not a URL: fall through
+  }
+  return '/admin';
+}

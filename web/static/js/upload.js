@@ -25,8 +25,14 @@ const REASONS = {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const backoff = (attempt) => Math.min(MAX_BACKOFF_MS, 400 * 2 ** attempt) * (0.75 + Math.random() / 2);
 
-/** Key of a file in the resume store: its path, size and modification time. */
-const fileKey = (f) => `${f.path}|${f.file.size}|${f.file.lastModified}`;
+/**
+ * Key of a file in the resume store: its name (without the folder: a folder dropped before
+ * a reload may be chosen again as files), size and modification time.
+ */
+const fileKey = (f) => `${f.path.split('/').pop()}|${f.file.size}|${f.file.lastModified}`;
+
+/** Whether an error means the web session ended (signed out, expired, another tab). */
+const sessionLost = (e) => e instanceof APIError && (e.status === 401 || e.code === 'csrf_failed');
 
 /** Uploads files to one event and shows them in a list. */
 export class Uploader extends EventTarget {
@@ -94,6 +100,12 @@ export class Uploader extends EventTarget {
     }
     this.pump();
     this.render();
+  }
+
+  /** Stops sending until resume() because the session ended; nothing is forgotten. */
+  pauseForSignIn(item) {
+    item.message = 'Signed out: sign in again (in another tab), then press Resume';
+    this.pause();
   }
 
   pause() {
@@ -231,6 +243,10 @@ export class Uploader extends EventTarget {
         return;
       } catch (e) {
         if (this.paused) continue; // aborted by pause: wait, then send again
+        if (sessionLost(e)) {
+          this.pauseForSignIn(item);
+          continue;
+        }
         if (e instanceof APIError && e.status < 500 && e.status !== 429 && e.code !== 'upload_in_progress' && e.code !== 'client_closed_request') throw e;
         item.message = 'Connection lost, retrying…';
         this.render();
@@ -291,6 +307,10 @@ export class Uploader extends EventTarget {
         this.onPhoto?.(photo);
         return;
       } catch (e) {
+        if (sessionLost(e)) {
+          this.pauseForSignIn(item);
+          continue;
+        }
         if (e instanceof APIError) {
           if (e.code === 'missing_chunks') {
             const u = await api('GET', `/api/v1/uploads/${item.uploadId}`);
