@@ -34,8 +34,8 @@ const (
 	sessionTouchEvery = time.Minute
 	// sessionMaxAge ends a session this long after its sign-in, however active it is: a
 	// stolen cookie does not live for ever.
-	sessionMaxAge = 60 * 24 * time.Hour
-	minAdminPassword  = 8
+	sessionMaxAge    = 60 * 24 * time.Hour
+	minAdminPassword = 8
 )
 
 // LoginRequest is the body of POST /api/v1/session and POST /api/v1/setup.
