@@ -84,10 +84,13 @@ export class Uploader extends EventTarget {
 
   /** Queues files: [{file, path}]. */
   add(entries) {
-    const seen = new Set(this.items.filter((i) => i.status !== 'done' && i.status !== 'skipped').map((i) => i.key));
+    const seen = new Set(this.items.filter((i) => !['done', 'skipped', 'failed'].includes(i.status)).map((i) => i.key));
     for (const e of entries) {
       const key = fileKey(e);
       if (seen.has(key)) continue;
+      // A file that failed may be chosen again: its old row makes way for the new try.
+      for (const old of this.items.filter((i) => i.key === key && i.status === 'failed')) old.li.remove();
+      this.items = this.items.filter((i) => !(i.key === key && i.status === 'failed'));
       seen.add(key);
       const item = { file: e.file, path: e.path, key, status: 'queued', received: new Set(), inflight: new Map(),
         uploadId: null, chunkSize: 0, chunkCount: 0, message: '', resumed: false };
@@ -165,12 +168,12 @@ export class Uploader extends EventTarget {
     const saved = this.stored()[item.key];
     if (saved && !item.uploadId) {
       try {
-        const u = await api('GET', `/api/v1/uploads/${saved.id}`);
+        const u = await this.getRetrying(`/api/v1/uploads/${saved.id}`);
         if (u.status === 'completed' || u.status === 'duplicate') {
           this.forget(item.key);
           if (u.status === 'duplicate') this.finish(item, 'skipped', REASONS.duplicate);
           else {
-            const photo = await api('GET', `/api/v1/photos/${u.photo_id}`);
+            const photo = await this.getRetrying(`/api/v1/photos/${u.photo_id}`);
             this.finish(item, 'done', 'Uploaded');
             this.onPhoto?.(photo);
           }
@@ -313,7 +316,7 @@ export class Uploader extends EventTarget {
         }
         if (e instanceof APIError) {
           if (e.code === 'missing_chunks') {
-            const u = await api('GET', `/api/v1/uploads/${item.uploadId}`);
+            const u = await this.getRetrying(`/api/v1/uploads/${item.uploadId}`);
             item.received = new Set(u.received);
             await this.sendChunks(item);
             continue;
@@ -321,7 +324,8 @@ export class Uploader extends EventTarget {
           if (e.code === 'upload_closed' && e.details.photo_id && e.details.status === 'completed') {
             this.forget(item.key);
             this.finish(item, 'done', 'Uploaded');
-            this.onPhoto?.(await api('GET', `/api/v1/photos/${e.details.photo_id}`));
+            const photo = await this.getRetrying(`/api/v1/photos/${e.details.photo_id}`).catch(() => null);
+            if (photo) this.onPhoto?.(photo);
             return;
           }
           if (REFUSED.has(e.code) || (e.status < 500 && e.status !== 429 && e.code !== 'upload_in_progress')) {
@@ -335,12 +339,28 @@ export class Uploader extends EventTarget {
     }
   }
 
+  /**
+   * GETs path, trying again with backoff while the server cannot be reached or answers
+   * 5xx or 429 (a restart must not fail a file); other answers are thrown.
+   */
+  async getRetrying(path) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await api('GET', path);
+      } catch (e) {
+        if (e instanceof APIError && e.status < 500 && e.status !== 429) throw e;
+        await this.retryWait(attempt);
+      }
+    }
+  }
+
   async retryWait(attempt) {
     await sleep(backoff(attempt));
     await this.waitResume();
   }
 
   finish(item, status, message) {
+    if (item.status === 'done') return; // a stored photo never turns back into a failure
     item.status = status;
     item.message = message;
     item.received = status === 'done' ? new Set(Array.from({ length: item.chunkCount }, (_, i) => i)) : item.received;
