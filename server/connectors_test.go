@@ -878,8 +878,14 @@ func TestConnectorBDSlowImport(t *testing.T) {
 		t.Fatalf("first sync: %+v", s)
 	}
 	f.WaitImports()
-	if n := len(f.Photos()); n != 2 {
-		t.Fatalf("the slow import should leave 2 rows for the moment, got %d", n)
+	switch n := len(f.Photos()); n {
+	case 2: // the import landed after the deadline and the URL was appended again
+	case 1:
+		// A very slow machine polled only after the first import landed: no second row
+		// to clean up this time; the assertions below still hold.
+		t.Log("the first import was seen before the re-append; no duplicate row to delete")
+	default:
+		t.Fatalf("the slow import left %d rows", n)
 	}
 	wantCounts(t, ts.syncNow(t, ev.ID), "succeeded", 0, 1, 0, 0)
 	wantExactlyOnce(t, bdFake{f}, 1)
