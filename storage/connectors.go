@@ -190,10 +190,13 @@ func (db *DB) SaveConnectorSecrets(ctx context.Context, id int64, old, sealed st
 	return n > 0, err
 }
 
+// activeLinksQuery counts a target's links that are not archived.
+const activeLinksQuery = `SELECT COUNT(*) FROM connector_links WHERE target_id = ? AND state <> ?`
+
 // CountActiveLinks counts the links of a target that are not archived.
 func (db *DB) CountActiveLinks(ctx context.Context, targetID int64) (int, error) {
 	var n int
-	if err := db.r.QueryRowContext(ctx, db.rebind(`SELECT COUNT(*) FROM connector_links WHERE target_id = ? AND state <> ?`), targetID, LinkArchived).Scan(&n); err != nil {
+	if err := db.r.QueryRowContext(ctx, db.rebind(activeLinksQuery), targetID, LinkArchived).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count links of connector %d: %w", targetID, err)
 	}
 	return n, nil
@@ -212,7 +215,7 @@ func (db *DB) SetConnectorTargetStatus(ctx context.Context, id int64, status, la
 func (db *DB) DeleteConnectorTarget(ctx context.Context, id int64) error {
 	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var n int
-		if err := tx.QueryRowContext(ctx, db.rebind(`SELECT COUNT(*) FROM connector_links WHERE target_id = ? AND state <> ?`), id, LinkArchived).Scan(&n); err != nil {
+		if err := tx.QueryRowContext(ctx, db.rebind(activeLinksQuery), id, LinkArchived).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {

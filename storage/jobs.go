@@ -209,15 +209,6 @@ func (db *DB) DeferJob(ctx context.Context, id int64, owner, reason string, runA
 	return nil
 }
 
-// JobActive reports whether a job exists and is queued or running (not dead, not done).
-func (db *DB) JobActive(ctx context.Context, id int64) (bool, error) {
-	var n int
-	if err := db.r.QueryRowContext(ctx, db.rebind(`SELECT COUNT(*) FROM jobs WHERE id = ? AND status IN ('queued', 'running')`), id).Scan(&n); err != nil {
-		return false, fmt.Errorf("job %d: %w", id, err)
-	}
-	return n > 0, nil
-}
-
 // EnqueueJobOnce adds a job of kind unless one is already waiting or running, and
 // reports whether it added one (for periodic work such as cleanup).
 func (db *DB) EnqueueJobOnce(ctx context.Context, kind string, payload any, runAt time.Time) (bool, error) {

@@ -339,20 +339,21 @@ func (b *brilliant) Sync(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	if group != "" && anySynced(r) {
-		if err := b.dedupe(ctx, r, group); err != nil {
-			return err
-		}
-	}
-	if group != "" && len(add) > 0 {
-		if err := b.push(ctx, r, group, add); err != nil {
-			return err
-		}
-	}
-	if remove := r.toRemove(); group != "" && len(remove) > 0 {
-		rows, err := b.rows(ctx, group) // once for them all: BD's request budget is small
+	remove := r.toRemove()
+	if group != "" && (anySynced(r) || len(add) > 0 || len(remove) > 0) {
+		// One listing serves the duplicate sweep, the first look of the push and the
+		// removals: BD's request budget is small.
+		rows, err := b.rows(ctx, group)
 		if err != nil {
 			return err
+		}
+		if err := b.dedupe(ctx, r, rows); err != nil {
+			return err
+		}
+		if len(add) > 0 {
+			if err := b.push(ctx, r, group, add, rows); err != nil {
+				return err
+			}
 		}
 		for _, it := range remove {
 			if err := b.remove(ctx, r, it, rows); err != nil {
@@ -386,11 +387,7 @@ func anySynced(r *run) bool {
 // dedupe deletes the rows of a synced photo's URL other than the one adopted: an import
 // slower than the verify deadline is appended again, and its first row may land after
 // the photo was settled.
-func (b *brilliant) dedupe(ctx context.Context, r *run, group string) error {
-	rows, err := b.rows(ctx, group)
-	if err != nil {
-		return err
-	}
+func (b *brilliant) dedupe(ctx context.Context, r *run, rows map[string][]bdRow) error {
 	for _, it := range r.allItems() {
 		rem := remoteOf[bdRemote](it)
 		if it.State != itemSynced || rem.URL == "" || rem.PhotoID == "" {
@@ -409,7 +406,8 @@ func (b *brilliant) dedupe(ctx context.Context, r *run, group string) error {
 
 // push appends the photos' URLs and verifies the import, deleting and re-appending the
 // rows BD failed to import, until each photo is in or has failed bdMaxAttempts times.
-func (b *brilliant) push(ctx context.Context, r *run, group string, add []*storage.Photo) error {
+// rows is the album's listing to start from; later rounds list it again.
+func (b *brilliant) push(ctx context.Context, r *run, group string, add []*storage.Photo, rows map[string][]bdRow) error {
 	verifyTimeout, poll := r.e.VerifyTimeout, r.e.PollInterval
 	if verifyTimeout <= 0 {
 		verifyTimeout = 15 * time.Minute
@@ -419,9 +417,11 @@ func (b *brilliant) push(ctx context.Context, r *run, group string, add []*stora
 	}
 	started := time.Now()
 	for round := 0; ; round++ {
-		rows, err := b.rows(ctx, group)
-		if err != nil {
-			return err
+		if round > 0 {
+			var err error
+			if rows, err = b.rows(ctx, group); err != nil {
+				return err
+			}
 		}
 		var send []*storage.ConnectorItem
 		waiting := false

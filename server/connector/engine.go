@@ -127,7 +127,7 @@ func (e *Engine) finish(ctx context.Context, s *storage.ConnectorSync, r *run, r
 	case runErr == nil:
 	case errors.As(runErr, &wait):
 		return queue.Defer(runErr, wait.after)
-	case errors.Is(runErr, errCrash):
+	case errors.Is(runErr, ErrCrash):
 		return runErr // tests: the process "died" here
 	case errors.As(runErr, &lerr):
 	case job != nil && job.Attempts < job.MaxAttempts:
@@ -263,11 +263,8 @@ func (e *Engine) client(t *storage.ConnectorTarget, rateHeaders string, defaultW
 	return actual.(*client)
 }
 
-// errCrash is what a test Hook returns to stop a run as a crash would.
-var errCrash = errors.New("crash (test hook)")
-
-// ErrCrash is errCrash for tests in other packages.
-var ErrCrash = errCrash
+// ErrCrash is what a test Hook returns to stop a run as a crash would.
+var ErrCrash = errors.New("crash (test hook)")
 
 // run is one sync or archive of a link: the photos, the items and the tallies.
 type run struct {

@@ -160,24 +160,12 @@ func (f *BD) Close() {
 
 // Groups returns every album, deleted ones included (Deleted set).
 func (f *BD) Groups() []BDGroup {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []BDGroup
-	for _, g := range f.groups {
-		out = append(out, *g)
-	}
-	return out
+	return copies(&f.mu, f.groups, nil)
 }
 
 // Photos returns every photo row (deleted rows are gone), by photo_id.
 func (f *BD) Photos() []BDPhoto {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []BDPhoto
-	for _, p := range f.photos {
-		out = append(out, *p)
-	}
-	return out
+	return copies(&f.mu, f.photos, nil)
 }
 
 // FailImport makes the next `times` imports of URLs containing urlSubstring

@@ -156,37 +156,17 @@ func randHex(n int) string {
 
 // Photos returns the active (not archived) photos in creation order.
 func (f *BuildPass) Photos() []BuildPassPhoto {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []BuildPassPhoto
-	for _, p := range f.photos {
-		if p.ArchivedAt == nil {
-			out = append(out, *p)
-		}
-	}
-	return out
+	return copies(&f.mu, f.photos, func(p *BuildPassPhoto) bool { return p.ArchivedAt == nil })
 }
 
 // AllPhotos returns every photo including archived ones.
 func (f *BuildPass) AllPhotos() []BuildPassPhoto {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make([]BuildPassPhoto, 0, len(f.photos))
-	for _, p := range f.photos {
-		out = append(out, *p)
-	}
-	return out
+	return copies(&f.mu, f.photos, nil)
 }
 
 // Folders returns every folder, deleted ones included (Deleted set).
 func (f *BuildPass) Folders() []BuildPassFolder {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make([]BuildPassFolder, 0, len(f.folders))
-	for _, p := range f.folders {
-		out = append(out, *p)
-	}
-	return out
+	return copies(&f.mu, f.folders, nil)
 }
 
 // FailPhoto makes the next bulk upsert that includes this photo

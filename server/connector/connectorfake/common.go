@@ -481,3 +481,17 @@ func oauthParams(r *http.Request, body []byte) map[string]string {
 	}
 	return p
 }
+
+// copies returns copies of the records keep accepts (all when keep is nil), taken under
+// mu, so a test reads a fake's state without racing its handlers.
+func copies[T any](mu *sync.Mutex, records []*T, keep func(*T) bool) []T {
+	mu.Lock()
+	defer mu.Unlock()
+	out := make([]T, 0, len(records))
+	for _, r := range records {
+		if keep == nil || keep(r) {
+			out = append(out, *r)
+		}
+	}
+	return out
+}

@@ -160,39 +160,19 @@ func (f *Procore) newID() int64 { f.nextID++; return f.nextID }
 
 // Images returns the images that are not deleted, by id.
 func (f *Procore) Images() []ProcoreImage {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []ProcoreImage
-	for _, im := range f.images {
-		if !im.Deleted {
-			out = append(out, *im)
-		}
-	}
-	return out
+	return copies(&f.mu, f.images, func(im *ProcoreImage) bool { return !im.Deleted })
 }
 
 // AllImages returns every image including soft-deleted ones (permanently
 // deleted images are gone).
 func (f *Procore) AllImages() []ProcoreImage {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []ProcoreImage
-	for _, im := range f.images {
-		out = append(out, *im)
-	}
-	return out
+	return copies(&f.mu, f.images, nil)
 }
 
 // Categories returns every image category, including "Unclassified" and
 // deleted ones (Deleted set).
 func (f *Procore) Categories() []ProcoreCategory {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []ProcoreCategory
-	for _, c := range f.categories {
-		out = append(out, *c)
-	}
-	return out
+	return copies(&f.mu, f.categories, nil)
 }
 
 // CurrentRefreshToken is the only refresh token the login host accepts now.
