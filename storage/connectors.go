@@ -149,16 +149,7 @@ func (db *DB) ListConnectorTargets(ctx context.Context) ([]*ConnectorTarget, err
 	if err != nil {
 		return nil, fmt.Errorf("list connector targets: %w", err)
 	}
-	defer rows.Close()
-	out := []*ConnectorTarget{}
-	for rows.Next() {
-		t, err := scanTarget(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return collect(rows, scanTarget)
 }
 
 // UpdateConnectorTarget saves a target's name and config, and its secrets when
@@ -229,6 +220,20 @@ func (db *DB) DeleteConnectorTarget(ctx context.Context, id int64) error {
 	})
 }
 
+// collect reads every row with scan and closes rows; the result is never nil.
+func collect[T any](rows *sql.Rows, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 func affected(res sql.Result, none error) error {
 	if n, err := res.RowsAffected(); err == nil && n == 0 {
 		return none
@@ -278,16 +283,7 @@ func (db *DB) ListConnectorLinks(ctx context.Context, eventID int64) ([]*Connect
 	if err != nil {
 		return nil, fmt.Errorf("list connector links: %w", err)
 	}
-	defer rows.Close()
-	out := []*ConnectorLink{}
-	for rows.Next() {
-		l, err := scanLink(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
+	return collect(rows, scanLink)
 }
 
 // SetLinkAutoSync turns automatic syncs after uploads on or off.
@@ -368,16 +364,15 @@ func (db *DB) ConnectorItems(ctx context.Context, linkID int64) (map[int64]*Conn
 	if err != nil {
 		return nil, fmt.Errorf("list items of link %d: %w", linkID, err)
 	}
-	defer rows.Close()
-	out := map[int64]*ConnectorItem{}
-	for rows.Next() {
-		it, err := scanItem(rows)
-		if err != nil {
-			return nil, err
-		}
+	items, err := collect(rows, scanItem)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]*ConnectorItem, len(items))
+	for _, it := range items {
 		out[it.PhotoID] = it
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // SaveConnectorItem writes an item as it is now (insert or replace).
@@ -620,16 +615,10 @@ func (db *DB) linkIDs(ctx context.Context, tx *sql.Tx, q string, args ...any) ([
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
+	return collect(rows, func(row interface{ Scan(...any) error }) (int64, error) {
 		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+		return id, row.Scan(&id)
+	})
 }
 
 // FindConnectorSync returns one sync.
@@ -648,16 +637,7 @@ func (db *DB) ListConnectorSyncs(ctx context.Context, eventID int64, limit int) 
 	if err != nil {
 		return nil, fmt.Errorf("list syncs of event %d: %w", eventID, err)
 	}
-	defer rows.Close()
-	out := []*ConnectorSync{}
-	for rows.Next() {
-		s, err := scanSync(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return collect(rows, scanSync)
 }
 
 // StartConnectorSync marks a waiting sync as running. ErrConflict means another sync of
